@@ -1,0 +1,97 @@
+//! Checks and formatting shared by the transaction and signature analyzers.
+
+use alloy_primitives::{Address, U256};
+use time::OffsetDateTime;
+
+use crate::{
+    context::Context,
+    evm::is_vanity_zero_pattern,
+    model::Finding,
+    rules::{self, Rule},
+};
+
+/// A finding of `rule` when the unix timestamp `ts` lies more than a year after `ctx.now`.
+pub fn long_expiration(rule: &Rule, ctx: &Context, ts: U256, field: &str) -> Option<Finding> {
+    let horizon = ctx.one_year_from_now();
+    let ts_i64 = i64::try_from(ts).ok();
+    if ts_i64.is_some_and(|t| t <= horizon) {
+        return None;
+    }
+    let when = ts_i64
+        .and_then(|t| OffsetDateTime::from_unix_timestamp(t).ok())
+        .and_then(|d| d.format(&time::format_description::well_known::Rfc3339).ok());
+    let message = match &when {
+        Some(w) => format!("The {field} is {w}, more than a year from now."),
+        None => format!("The {field} is {ts}: it never expires in practice."),
+    };
+    Some(
+        Finding::new(rule, message)
+            .with(field, ts.to_string())
+            .with(&format!("{field}_utc"), when)
+            .with("horizon_days", 365),
+    )
+}
+
+/// Zero-address and vanity-pattern checks for a spender or operator. Returns the finding, if
+/// any, for the caller to decorate with its location.
+pub fn spender_finding(role: &str, spender: Address) -> Option<Finding> {
+    if spender.is_zero() {
+        Some(Finding::new(&rules::APPROVAL_ZERO_ADDRESS, format!("The {role} is the zero address.")).with(role, spender.to_checksum(None)))
+    } else if is_vanity_zero_pattern(&spender) {
+        Some(
+            Finding::new(&rules::APPROVAL_VANITY_SPENDER, format!("The {role} {spender} has the drainer vanity pattern 0x0000…0000."))
+                .with(role, spender.to_checksum(None))
+                .with("pattern", "at least 4 leading and 4 trailing zero hex digits")
+                .about(spender),
+        )
+    } else {
+        None
+    }
+}
+
+/// Renders an amount, naming the common "infinite" sentinels.
+pub fn describe_amount(amount: U256) -> String {
+    for b in [256usize, 255, 160, 128, 112, 96] {
+        let max = if b == 256 { U256::MAX } else { (U256::from(1) << b) - U256::from(1) };
+        if amount == max {
+            return format!("2^{b} - 1");
+        }
+    }
+    amount.to_string()
+}
+
+/// Base units as a decimal string with 18 decimals (trailing zeros trimmed).
+pub fn format_units18(wei: U256) -> String {
+    let unit = U256::from(10).pow(U256::from(18));
+    let (whole, frac) = wei.div_rem(unit);
+    if frac.is_zero() {
+        return whole.to_string();
+    }
+    let frac = format!("{:0>18}", frac.to_string());
+    format!("{whole}.{}", frac.trim_end_matches('0'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chain::Chain;
+
+    #[test]
+    fn formats() {
+        assert_eq!(format_units18(U256::from(1_500_000_000_000_000_000u128)), "1.5");
+        assert_eq!(format_units18(U256::from(1)), "0.000000000000000001");
+        assert_eq!(describe_amount(U256::MAX), "2^256 - 1");
+        assert_eq!(describe_amount(U256::from(5)), "5");
+    }
+
+    #[test]
+    fn expiration_horizon() {
+        let ctx = Context { chain: Chain::ethereum(), now: OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap(), origin: None };
+        let r = &rules::PERMIT_LONG_DEADLINE;
+        assert!(long_expiration(r, &ctx, U256::from(1_700_000_000u64 + 86_400 * 30), "deadline").is_none());
+        assert!(long_expiration(r, &ctx, U256::from(ctx.one_year_from_now()), "deadline").is_none());
+        assert!(long_expiration(r, &ctx, U256::from(ctx.one_year_from_now() + 1), "deadline").is_some());
+        let f = long_expiration(r, &ctx, U256::MAX, "deadline").unwrap();
+        assert!(f.message.contains("never expires"), "{}", f.message);
+    }
+}

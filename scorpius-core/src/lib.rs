@@ -1,0 +1,21 @@
+//! Scorpius core: the analysis engine shared by the CLI, the server and the SDK.
+//!
+//! Everything here is a pure function of its inputs: callers collect facts (calldata, typed
+//! data, a raw transaction) and get back a [`model::ScanReport`] with findings and evidence.
+//! The core does no network or file I/O; see `docs/ARCHITECTURE.md` for the boundaries.
+
+pub mod chain;
+pub mod checks;
+pub mod context;
+pub mod error;
+pub mod evm;
+pub mod model;
+pub mod report;
+pub mod rules;
+pub mod signature;
+pub mod tx;
+
+pub use error::{Error, Result};
+
+/// The engine version recorded in every report.
+pub const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,377 @@
+//! The rule registry: every rule Scorpius can report, with a stable id, a default severity,
+//! descriptions, a recommendation and references.
+//!
+//! Ids are kebab-case, never contain a severity, and never change once released: CI policies,
+//! SARIF fingerprints and suppressions refer to them. `docs/rules.md` is generated from this
+//! registry (`scorpius rules --format markdown`) and a test fails when the two disagree.
+
+use serde::Serialize;
+
+use crate::model::{ScanKind, Severity};
+
+/// A rule: what it detects and what to do about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Rule {
+    /// Stable kebab-case id.
+    pub id: &'static str,
+    /// Severity unless the finding or a policy says otherwise.
+    pub severity: Severity,
+    /// Which scans can report it.
+    pub scopes: &'static [ScanKind],
+    /// One-line title.
+    pub title: &'static str,
+    /// Full description: what the rule looks for and why it matters.
+    pub description: &'static str,
+    /// What the user should do.
+    pub recommendation: &'static str,
+    /// Specifications and write-ups behind the rule.
+    pub references: &'static [&'static str],
+}
+
+const TX: &[ScanKind] = &[ScanKind::Transaction];
+const SIG: &[ScanKind] = &[ScanKind::Signature];
+const TX_SIG: &[ScanKind] = &[ScanKind::Transaction, ScanKind::Signature];
+
+macro_rules! rules {
+    ($( $(#[$m:meta])* $konst:ident = { id: $id:literal, severity: $sev:ident, scopes: $scopes:expr,
+        title: $title:literal, description: $desc:literal, recommendation: $rec:literal,
+        references: [$($r:literal),* $(,)?] $(,)? } )*) => {
+        $(
+            $(#[$m])*
+            pub const $konst: Rule = Rule {
+                id: $id,
+                severity: Severity::$sev,
+                scopes: $scopes,
+                title: $title,
+                description: $desc,
+                recommendation: $rec,
+                references: &[$($r),*],
+            };
+        )*
+        /// Every rule, in documentation order.
+        pub const ALL: &[Rule] = &[$($konst),*];
+    };
+}
+
+rules! {
+    /// ERC-20 approve/increaseAllowance with an (effectively) unlimited amount.
+    APPROVAL_UNLIMITED = {
+        id: "approval-unlimited", severity: Medium, scopes: TX,
+        title: "Unlimited token approval",
+        description: "An ERC-20 `approve` or `increaseAllowance` grants the spender an unlimited or effectively unlimited allowance: an amount of at least 2^96 - 1 (about 7.9e28 base units, which covers the max-uint96/112/128/160/256 sentinels wallets and dApps use for 'infinite'). The spender can move every token of this kind the account holds now or receives later, until the approval is revoked. Most drainers obtain exactly this.",
+        recommendation: "Approve only the amount this action needs, and only to a spender you have verified. Revoke approvals you no longer use.",
+        references: ["https://eips.ethereum.org/EIPS/eip-20", "https://revoke.cash/learn/approvals/what-are-token-approvals"],
+    }
+    /// Approval to the zero address.
+    APPROVAL_ZERO_ADDRESS = {
+        id: "approval-zero-address", severity: Medium, scopes: TX_SIG,
+        title: "Approval to the zero address",
+        description: "The transaction approves the zero address as spender or operator. No one can use such an approval legitimately: it points at a broken or malicious front end (or an attempt to hide the real spender behind a proxy call).",
+        recommendation: "Do not sign. Check which site built this transaction.",
+        references: ["https://eips.ethereum.org/EIPS/eip-20"],
+    }
+    /// Spender/operator with a 0x0000…0000 vanity pattern.
+    APPROVAL_VANITY_SPENDER = {
+        id: "approval-vanity-spender", severity: High, scopes: TX_SIG,
+        title: "Approval to a vanity 0x0000…0000 address",
+        description: "The spender or operator starts and ends with at least four zero hex digits (0x0000…0000). Drainer kits mine such addresses so that wallets shorten them to something that looks empty or official. Legitimate protocols with vanity addresses (Permit2, Seaport) use leading zeros only.",
+        recommendation: "Do not sign unless you can verify the full spender address against the protocol's documentation.",
+        references: ["https://www.coinbase.com/blog/address-poisoning", "https://eips.ethereum.org/EIPS/eip-55"],
+    }
+    /// setApprovalForAll(operator, true).
+    NFT_APPROVAL_FOR_ALL = {
+        id: "nft-approval-for-all", severity: High, scopes: TX,
+        title: "Operator approval for a whole NFT collection",
+        description: "`setApprovalForAll(operator, true)` lets the operator transfer every ERC-721 or ERC-1155 token of the collection the account owns, now and in the future. Marketplaces need it to list; phishing sites ask for it to empty collections.",
+        recommendation: "Grant collection-wide approval only to a marketplace you use and recognise, and revoke it when you stop using it.",
+        references: ["https://eips.ethereum.org/EIPS/eip-721", "https://eips.ethereum.org/EIPS/eip-1155"],
+    }
+    /// A permission being removed (approve 0, setApprovalForAll false).
+    APPROVAL_REVOKE = {
+        id: "approval-revoke", severity: Info, scopes: TX,
+        title: "Permission revoked",
+        description: "The call removes a permission (an ERC-20 approval set to 0, an operator approval set to false, a Permit2 lockdown). This lowers risk.",
+        recommendation: "No action needed.",
+        references: [],
+    }
+    /// Permit2 allowance with an unlimited amount.
+    PERMIT2_UNLIMITED_ALLOWANCE = {
+        id: "permit2-unlimited-allowance", severity: Medium, scopes: TX_SIG,
+        title: "Unlimited Permit2 allowance",
+        description: "A Permit2 allowance (the `approve` call, or a `PermitSingle`/`PermitBatch` signature) grants an amount of at least 2^96 - 1, including the uint160 maximum. Permit2 allowances live outside the token: revoking the token's approval to Permit2 is the only other way to stop them.",
+        recommendation: "Grant Permit2 allowances for the amount you need with a short expiration.",
+        references: ["https://docs.uniswap.org/contracts/permit2/reference/allowance-transfer"],
+    }
+    /// Permit2 allowance expiring more than a year out.
+    PERMIT2_LONG_EXPIRATION = {
+        id: "permit2-long-expiration", severity: Medium, scopes: TX_SIG,
+        title: "Permit2 allowance or signature valid for more than a year",
+        description: "The Permit2 expiration (or signature deadline) is more than 365 days after the scan time, or is the maximum value. A long-lived permission stays usable long after you forgot it.",
+        recommendation: "Prefer expirations of hours or days; Permit2 front ends usually default to 30 days.",
+        references: ["https://docs.uniswap.org/contracts/permit2/reference/allowance-transfer"],
+    }
+    /// Permit2 signature-transfer messages.
+    PERMIT2_SIGNATURE_TRANSFER = {
+        id: "permit2-signature-transfer", severity: Medium, scopes: SIG,
+        title: "Permit2 signature lets the spender take tokens now",
+        description: "A `PermitTransferFrom`, `PermitBatchTransferFrom` or `PermitWitnessTransferFrom` signature authorises the spender to transfer the permitted tokens out of the account in one step, with no further transaction from you.",
+        recommendation: "Sign only when you are trading on a site you trust and the tokens, amounts and spender match what you intend to do.",
+        references: ["https://docs.uniswap.org/contracts/permit2/reference/signature-transfer"],
+    }
+    /// Native value sent with a known drainer selector.
+    NATIVE_VALUE_DRAINER_SELECTOR = {
+        id: "native-value-drainer-selector", severity: Critical, scopes: TX,
+        title: "Native currency sent to a known drainer function",
+        description: "The transaction sends native currency to a function whose name drainer kits use to look harmless (`claim()`, `claimRewards()`, `SecurityUpdate()`, `securityUpdate()`, `networkMerge()`, `verify()`, `connect()`, ...). Genuine airdrops and 'security updates' never ask you to pay.",
+        recommendation: "Do not sign. The money goes to the contract owner.",
+        references: ["https://www.scamsniffer.io/", "https://consensys.io/blog/how-to-avoid-ethereum-scams"],
+    }
+    /// transferOwnership.
+    OWNERSHIP_TRANSFER = {
+        id: "ownership-transfer", severity: High, scopes: TX,
+        title: "Contract ownership moves to another account",
+        description: "`transferOwnership(newOwner)` hands every owner-only power of the target contract to `newOwner`.",
+        recommendation: "Verify the new owner address out of band (a multisig you control, the documented timelock) before signing.",
+        references: ["https://docs.openzeppelin.com/contracts/5.x/api/access#Ownable"],
+    }
+    /// renounceOwnership.
+    OWNERSHIP_RENOUNCE = {
+        id: "ownership-renounce", severity: Medium, scopes: TX,
+        title: "Contract ownership renounced",
+        description: "`renounceOwnership()` leaves the target contract without an owner for good: owner-only functions (upgrades, pausing, rescue) can never be called again.",
+        recommendation: "Make sure no owner-only function will ever be needed again.",
+        references: ["https://docs.openzeppelin.com/contracts/5.x/api/access#Ownable"],
+    }
+    /// upgradeTo/upgradeToAndCall.
+    PROXY_UPGRADE = {
+        id: "proxy-upgrade", severity: High, scopes: TX,
+        title: "Proxy implementation upgrade",
+        description: "`upgradeTo` or `upgradeToAndCall` replaces the code behind an upgradeable proxy: the new implementation can do anything with the proxy's storage and funds.",
+        recommendation: "Check the new implementation is audited and the upgrade was announced; verify its address on an explorer.",
+        references: ["https://eips.ethereum.org/EIPS/eip-1967", "https://eips.ethereum.org/EIPS/eip-1822"],
+    }
+    /// changeAdmin.
+    PROXY_ADMIN_CHANGE = {
+        id: "proxy-admin-change", severity: High, scopes: TX,
+        title: "Proxy admin changes",
+        description: "`changeAdmin(newAdmin)` gives the power to upgrade the proxy to another account.",
+        recommendation: "Verify the new admin out of band; it should be a multisig or timelock you control.",
+        references: ["https://eips.ethereum.org/EIPS/eip-1967"],
+    }
+    /// Safe multiSend / execTransaction with operation = DELEGATECALL.
+    BATCH_DELEGATECALL = {
+        id: "batch-delegatecall", severity: High, scopes: TX,
+        title: "Batched call runs with DELEGATECALL",
+        description: "A Safe `execTransaction` or `multiSend` entry uses operation 1 (DELEGATECALL): the target's code runs with the Safe's own storage and balance and can change its owners, modules and guard.",
+        recommendation: "Only delegatecall the official MultiSend/MultiSendCallOnly libraries; treat any other target as a full takeover.",
+        references: ["https://github.com/safe-global/safe-smart-account"],
+    }
+    /// EIP-7702 delegation.
+    EIP7702_DELEGATION = {
+        id: "eip7702-delegation", severity: High, scopes: TX,
+        title: "EIP-7702 authorization delegates the account to contract code",
+        description: "A type-4 transaction carries an authorization that sets the signer's account code to a delegation to another contract. Until revoked, that contract's code runs for every call to the account and can move all its assets. Sweeper kits ('CrimeEnjoyor') use this to empty wallets as soon as funds arrive.",
+        recommendation: "Only authorise delegate contracts published by your wallet vendor. An authorization to the zero address removes a delegation.",
+        references: ["https://eips.ethereum.org/EIPS/eip-7702"],
+    }
+    /// EIP-7702 authorization with chain id 0.
+    EIP7702_ANY_CHAIN_AUTHORIZATION = {
+        id: "eip7702-any-chain-authorization", severity: Critical, scopes: TX,
+        title: "EIP-7702 authorization valid on every chain",
+        description: "An EIP-7702 authorization has chain id 0, which makes it valid on every EVM chain that supports EIP-7702: anyone can replay it to delegate the same account on all of them.",
+        recommendation: "Never sign chain-id-0 authorizations unless you intend to delegate on every chain.",
+        references: ["https://eips.ethereum.org/EIPS/eip-7702"],
+    }
+    /// Several authorizations in one transaction.
+    EIP7702_MULTIPLE_AUTHORIZATIONS = {
+        id: "eip7702-multiple-authorizations", severity: Medium, scopes: TX,
+        title: "Several EIP-7702 authorizations in one transaction",
+        description: "The transaction carries more than one authorization: several accounts (or one account several times) are delegated at once. Wallets normally sign one.",
+        recommendation: "Check every authority and delegate listed in the evidence.",
+        references: ["https://eips.ethereum.org/EIPS/eip-7702"],
+    }
+    /// Raw tx chain id differs from the expected chain.
+    TX_CHAIN_MISMATCH = {
+        id: "tx-chain-mismatch", severity: High, scopes: TX,
+        title: "Transaction signed for another chain",
+        description: "The signed transaction's chain id differs from the chain the scan expected, so it will execute somewhere the user did not intend.",
+        recommendation: "Check the network selected in the wallet and the dApp.",
+        references: ["https://eips.ethereum.org/EIPS/eip-155"],
+    }
+    /// Legacy transaction without EIP-155 replay protection.
+    TX_NO_REPLAY_PROTECTION = {
+        id: "tx-no-replay-protection", severity: Medium, scopes: TX,
+        title: "Transaction without replay protection",
+        description: "A legacy transaction signed without an EIP-155 chain id can be replayed on every chain where the sender's nonce matches.",
+        recommendation: "Sign transactions with a chain id (any wallet from after 2016 does).",
+        references: ["https://eips.ethereum.org/EIPS/eip-155"],
+    }
+    /// Contract creation.
+    CONTRACT_CREATION = {
+        id: "contract-creation", severity: Info, scopes: TX,
+        title: "Contract creation",
+        description: "The transaction has no recipient: it deploys the contract whose creation code is the calldata.",
+        recommendation: "Deploy only code you built or reviewed.",
+        references: [],
+    }
+    /// Plain value transfer.
+    NATIVE_TRANSFER = {
+        id: "native-transfer", severity: Info, scopes: TX,
+        title: "Plain native-currency transfer",
+        description: "The transaction sends native currency with no calldata.",
+        recommendation: "Compare the full recipient address with the one you intend to pay, not only its first and last characters.",
+        references: [],
+    }
+    /// Unknown selector.
+    UNKNOWN_SELECTOR = {
+        id: "unknown-selector", severity: Info, scopes: TX,
+        title: "Unknown function selector",
+        description: "The calldata starts with a 4-byte selector that is not in Scorpius's signature table, so the call could not be decoded. It may be harmless; it cannot be explained.",
+        recommendation: "Look the selector up in a signature database and check the target contract's verified source.",
+        references: ["https://docs.soliditylang.org/en/latest/abi-spec.html#function-selector"],
+    }
+    /// eth_sign of a raw hash.
+    ETH_SIGN_RAW_HASH = {
+        id: "eth-sign-raw-hash", severity: Critical, scopes: SIG,
+        title: "Blind signature of a raw 32-byte hash (eth_sign)",
+        description: "`eth_sign` signs an arbitrary 32-byte hash. That hash can be a transaction, a permit or an order: the signature can authorise anything and the wallet cannot show what.",
+        recommendation: "Do not sign. No legitimate dApp needs eth_sign today.",
+        references: ["https://support.metamask.io/privacy-and-security/what-is-eth_sign-and-why-is-it-a-risk/"],
+    }
+    /// EIP-2612/DAI permit with limited scope.
+    PERMIT_SIGNATURE = {
+        id: "permit-signature", severity: Low, scopes: SIG,
+        title: "Gasless token approval signature (permit)",
+        description: "An EIP-2612 or DAI-style `Permit` signature is a token approval: whoever holds it can submit it and spend the permitted amount. Phishing sites prefer it because no transaction appears in the wallet.",
+        recommendation: "Sign only for a spender you recognise, for the amount this action needs.",
+        references: ["https://eips.ethereum.org/EIPS/eip-2612"],
+    }
+    /// Unlimited permit.
+    PERMIT_UNLIMITED = {
+        id: "permit-unlimited", severity: High, scopes: SIG,
+        title: "Unlimited permit signature",
+        description: "The permit grants an unlimited or effectively unlimited allowance (value of at least 2^96 - 1, or a DAI-style `allowed: true`). Whoever holds the signature can take every token of this kind.",
+        recommendation: "Do not sign unlimited permits for sites you do not fully trust.",
+        references: ["https://eips.ethereum.org/EIPS/eip-2612"],
+    }
+    /// Permit with a far deadline.
+    PERMIT_LONG_DEADLINE = {
+        id: "permit-long-deadline", severity: Medium, scopes: SIG,
+        title: "Permit signature valid for more than a year",
+        description: "The permit's deadline (or DAI `expiry`) is more than 365 days after the scan time, or never expires (0 for DAI, the maximum value for EIP-2612). The signature stays usable by anyone who obtains it.",
+        recommendation: "Prefer short deadlines (minutes to hours).",
+        references: ["https://eips.ethereum.org/EIPS/eip-2612"],
+    }
+    /// NFT order that gives items away.
+    NFT_ORDER_UNDERVALUED = {
+        id: "nft-order-undervalued", severity: Critical, scopes: SIG,
+        title: "NFT listing for nothing or almost nothing",
+        description: "The marketplace order (Seaport, Blur or LooksRare) offers NFTs while the payment to the signer is zero or dust (below 0.001 of a native or ERC-20 unit with 18 decimals). This is the classic 'free listing' phishing: once signed, anyone can buy the items for nothing.",
+        recommendation: "Do not sign. If you meant to list, check the price on the marketplace itself.",
+        references: ["https://docs.opensea.io/docs/seaport", "https://eips.ethereum.org/EIPS/eip-712"],
+    }
+    /// NFT order paying someone else.
+    NFT_ORDER_THIRD_PARTY_CONSIDERATION = {
+        id: "nft-order-third-party-consideration", severity: High, scopes: SIG,
+        title: "NFT order pays most of the price to someone else",
+        description: "More than half of the order's payment in a currency goes to recipients other than the signer. Marketplace and creator fees are normally a few percent; a larger share means the listing pays an attacker.",
+        recommendation: "Do not sign unless every recipient in the evidence is one you expect.",
+        references: ["https://docs.opensea.io/docs/seaport"],
+    }
+    /// Typed-data domain chain id differs from the expected chain.
+    TYPED_DATA_CHAIN_MISMATCH = {
+        id: "typed-data-chain-mismatch", severity: High, scopes: SIG,
+        title: "Typed data signed for another chain",
+        description: "`domain.chainId` differs from the chain the wallet is connected to: the signature will be valid on another chain, which phishing sites use to hide permits from wallets' previews.",
+        recommendation: "Reject the request unless you intend to act on that chain.",
+        references: ["https://eips.ethereum.org/EIPS/eip-712"],
+    }
+    /// Unusual verifying contract.
+    TYPED_DATA_UNUSUAL_VERIFYING_CONTRACT = {
+        id: "typed-data-unusual-verifying-contract", severity: Medium, scopes: SIG,
+        title: "Unusual verifying contract",
+        description: "`domain.verifyingContract` is the zero address, or the message uses a well-known protocol's types (Permit2, Seaport) but names a contract other than that protocol's canonical deployment.",
+        recommendation: "Check the verifying contract against the protocol's documented addresses.",
+        references: ["https://eips.ethereum.org/EIPS/eip-712"],
+    }
+    /// SIWE domain mismatch.
+    SIWE_DOMAIN_MISMATCH = {
+        id: "siwe-domain-mismatch", severity: High, scopes: SIG,
+        title: "Sign-In with Ethereum message for another site",
+        description: "The EIP-4361 message names a domain that differs from the site asking for the signature (`--origin`). The requesting site can use your signature to log in to the named site as you.",
+        recommendation: "Do not sign. Sign in only on the site named in the message.",
+        references: ["https://eips.ethereum.org/EIPS/eip-4361"],
+    }
+    /// personal_sign of unreadable bytes.
+    PERSONAL_SIGN_UNREADABLE = {
+        id: "personal-sign-unreadable", severity: Medium, scopes: SIG,
+        title: "personal_sign of unreadable bytes",
+        description: "The personal_sign payload is not readable text. You cannot tell what you agree to; some protocols use such payloads as authorisations.",
+        recommendation: "Sign only if the dApp documents what the bytes are.",
+        references: ["https://eips.ethereum.org/EIPS/eip-191"],
+    }
+}
+
+/// Looks a rule up by id.
+pub fn find(id: &str) -> Option<&'static Rule> {
+    ALL.iter().find(|r| r.id == id)
+}
+
+/// Renders the registry as the Markdown document committed as `docs/rules.md`.
+pub fn render_markdown() -> String {
+    use std::fmt::Write as _;
+    let mut out = String::from(
+        "# Rules\n\n<!-- Generated from the rule registry (scorpius-core/src/rules.rs) by \
+         `scorpius rules --format markdown`. Do not edit by hand. -->\n\n\
+         Every finding carries one of these stable ids. Severities are defaults; a finding can be \
+         raised or lowered by context, and policies can override them.\n\n\
+         | id | default severity | scans | title |\n| --- | --- | --- | --- |\n",
+    );
+    for r in ALL {
+        let scopes: Vec<_> = r.scopes.iter().map(|s| s.as_str()).collect();
+        let _ = writeln!(out, "| [`{}`](#{}) | {} | {} | {} |", r.id, r.id, r.severity, scopes.join(", "), r.title);
+    }
+    for r in ALL {
+        let _ = write!(
+            out,
+            "\n## {}\n\n**{}** — default severity **{}**\n\n{}\n\n**Recommendation.** {}\n",
+            r.id, r.title, r.severity, r.description, r.recommendation
+        );
+        if !r.references.is_empty() {
+            out.push_str("\n**References.**\n\n");
+            for reference in r.references {
+                let _ = writeln!(out, "- <{reference}>");
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn ids_are_unique_kebab_case_and_severity_free() {
+        let mut seen = HashSet::new();
+        for r in ALL {
+            assert!(seen.insert(r.id), "duplicate rule id {}", r.id);
+            assert!(
+                r.id.split('-').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())),
+                "{} is not kebab-case",
+                r.id
+            );
+            for sev in Severity::ALL {
+                assert!(!r.id.split('-').any(|p| p == sev.as_str()), "{} contains a severity", r.id);
+            }
+            assert!(!r.title.is_empty() && !r.description.is_empty() && !r.recommendation.is_empty());
+        }
+    }
+
+    #[test]
+    fn find_by_id() {
+        assert_eq!(find("approval-unlimited"), Some(&APPROVAL_UNLIMITED));
+        assert_eq!(find("nope"), None);
+    }
+}
