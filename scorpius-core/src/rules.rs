@@ -230,6 +230,14 @@ rules! {
         recommendation: "Look the selector up in a signature database and check the target contract's verified source.",
         references: ["https://docs.soliditylang.org/en/latest/abi-spec.html#function-selector"],
     }
+    /// Known selector, arguments that do not decode.
+    CALLDATA_MALFORMED = {
+        id: "calldata-malformed", severity: Low, scopes: TX,
+        title: "Calldata does not match its function",
+        description: "The calldata starts with a known selector but its arguments do not decode against that function's signature (too short, bad offsets, out-of-range values). A wallet cannot show what the call does, and contracts that decode leniently may still accept it.",
+        recommendation: "Do not sign calldata that no tool can decode; ask the dApp for a correct transaction.",
+        references: ["https://docs.soliditylang.org/en/latest/abi-spec.html"],
+    }
     /// eth_sign of a raw hash.
     ETH_SIGN_RAW_HASH = {
         id: "eth-sign-raw-hash", severity: Critical, scopes: SIG,

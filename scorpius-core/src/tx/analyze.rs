@@ -210,14 +210,14 @@ fn check_call(call: &DecodedCall, ctx: &Context, out: &mut Vec<Finding>) {
                     .with("data_len", call.data_len),
             );
         } else if let Some(err) = &call.decode_error {
-            out.push(base(&rules::UNKNOWN_SELECTOR, call, format!("The calldata could not be decoded: {err}.")).with("data_len", call.data_len));
+            out.push(base(&rules::CALLDATA_MALFORMED, call, format!("The calldata could not be decoded: {err}.")).with("data_len", call.data_len));
         }
         return;
     };
     if call.decode_error.is_some() && call.values.is_empty() {
         // Known selector, arguments that do not decode: say so, apply nothing else.
         out.push(
-            base(&rules::UNKNOWN_SELECTOR, call, format!("The selector matches {sig} but {}.", call.decode_error.as_deref().unwrap_or("the arguments do not decode")))
+            base(&rules::CALLDATA_MALFORMED, call, format!("The calldata {}.", call.decode_error.as_deref().unwrap_or("does not decode")))
                 .with("data_len", call.data_len),
         );
         return;

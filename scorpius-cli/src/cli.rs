@@ -1,0 +1,47 @@
+//! The command-line interface: every subcommand and flag. Each subcommand's arguments live
+//! with its implementation in `cmd/`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::cmd;
+
+/// Scorpius: find out what a transaction or signature really does before you sign it.
+#[derive(Debug, Parser)]
+#[command(name = "scorpius", version, about, long_about = None, propagate_version = true)]
+#[command(after_help = "Exit codes: 0 ok, 1 findings at or above --fail-on, 2 usage or bad input, 3 operational failure.")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command accepts.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// More log output on stderr (-v info, -vv debug, -vvv trace). RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Project configuration file to use instead of the nearest scorpius.toml.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check a transaction or a signature request before signing.
+    #[command(subcommand)]
+    Scan(cmd::scan::ScanCommand),
+    /// List the detection rules, or show one in full.
+    Rules(cmd::rules::Args),
+    /// Show the effective configuration and where each value came from.
+    #[command(subcommand)]
+    Config(cmd::config::ConfigCommand),
+    /// Print a shell completion script.
+    Completions(cmd::completions::Args),
+}

@@ -1,0 +1,90 @@
+//! `scorpius scan …`: shared output flags and the path from a core report to stdout and an
+//! exit code.
+
+pub mod signature;
+pub mod tx;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use scorpius_core::{chain::Chain, context::Context, model::ScanReport, model::Severity};
+
+use crate::{
+    cli::GlobalArgs,
+    config::{FlagOverrides, Resolved, Sources},
+    exit,
+    output::{self, Format},
+    render,
+};
+
+/// `scorpius scan …`
+#[derive(Debug, clap::Subcommand)]
+pub enum ScanCommand {
+    /// Check a transaction: from fields, a signed raw transaction, or eth_sendTransaction JSON.
+    Tx(tx::Args),
+    /// Check a signature request: EIP-712 typed data, personal_sign, or eth_sign.
+    Signature(signature::Args),
+}
+
+/// Flags shared by every scan.
+#[derive(Debug, clap::Args)]
+pub struct CommonArgs {
+    /// Chain the wallet is on: a name (ethereum, optimism, bsc, polygon, base, arbitrum,
+    /// sepolia, local) or a chain id. Default from configuration: ethereum.
+    #[arg(long, value_name = "NAME|ID")]
+    pub chain: Option<String>,
+    /// Output format (default: table on a terminal, JSON otherwise).
+    #[arg(long, short)]
+    pub format: Option<Format>,
+    /// Write the result to FILE (atomically) instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Exit with code 1 when a finding at or above this severity exists
+    /// (info, low, medium, high, critical).
+    #[arg(long, value_name = "SEVERITY")]
+    pub fail_on: Option<Severity>,
+}
+
+/// Runs a scan subcommand.
+pub fn run(cmd: ScanCommand, global: &GlobalArgs) -> Result<u8> {
+    match cmd {
+        ScanCommand::Tx(a) => tx::run(&a, global),
+        ScanCommand::Signature(a) => signature::run(&a, global),
+    }
+}
+
+/// Settings a scan needs, after configuration layering.
+pub struct Settings {
+    pub ctx: Context,
+    pub format: Format,
+    pub fail_on: Option<Severity>,
+}
+
+impl CommonArgs {
+    /// Resolves configuration layers with these flags on top.
+    pub fn settings(&self, global: &GlobalArgs, origin: Option<String>) -> Result<Settings> {
+        let flags =
+            FlagOverrides { chain: self.chain.clone(), format: self.format, fail_on: self.fail_on };
+        let resolved = Resolved::load(&Sources::discover(global.config.as_deref()), flags)?;
+        let chain: Chain = resolved.chain()?;
+        let mut ctx = Context::new(chain);
+        ctx.origin = origin;
+        Ok(Settings {
+            ctx,
+            format: output::resolve_format(resolved.config.format, self.output.as_deref()),
+            fail_on: resolved.config.fail_on,
+        })
+    }
+}
+
+/// Prints the report and returns the exit code for it.
+pub fn finish(report: &ScanReport, settings: &Settings, common: &CommonArgs) -> Result<u8> {
+    tracing::info!(scan_id = %report.scan_id, findings = report.findings.len(), risk = report.risk.score, "scan finished");
+    let text = match settings.format {
+        Format::Json => serde_json::to_string_pretty(report)?,
+        Format::Table => render::report(report),
+    };
+    output::emit(&text, common.output.as_ref())?;
+    let failed = settings.fail_on.is_some_and(|t| report.max_severity().is_some_and(|m| m >= t));
+    Ok(if failed { exit::FINDINGS } else { exit::OK })
+}

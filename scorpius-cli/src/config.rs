@@ -1,0 +1,162 @@
+//! Layered configuration, resolved in one place: built-in defaults < user config file
+//! (`~/.config/scorpius/config.toml`) < project `scorpius.toml` (found in the current directory
+//! or its ancestors, or given with `--config`) < `SCORPIUS_*` environment variables < flags.
+//! Every value remembers where it came from, for `scorpius config show`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
+use figment::{
+    Figment, Metadata, Profile, Provider,
+    providers::{Env, Format as _, Serialized, Toml},
+    value::{Dict, Map},
+};
+use scorpius_core::{chain::Chain, model::Severity};
+use serde::{Deserialize, Serialize};
+
+use crate::output::Format;
+
+/// Name of the project configuration file.
+pub const PROJECT_FILE: &str = "scorpius.toml";
+
+/// Keys read from the environment (as `SCORPIUS_<KEY>`).
+const KEYS: &[&str] = &["chain", "format", "fail_on"];
+
+/// The effective configuration.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Chain name or id used when a command gets no `--chain`.
+    pub chain: String,
+    /// Output format when a command gets no `--format` (table on a terminal, JSON otherwise
+    /// when unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<Format>,
+    /// Exit with code 1 when a finding at or above this severity exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fail_on: Option<Severity>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config { chain: "ethereum".to_owned(), format: None, fail_on: None }
+    }
+}
+
+/// Values given as flags; `None` leaves the lower layers in force.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct FlagOverrides {
+    /// `--chain`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chain: Option<String>,
+    /// `--format`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub format: Option<Format>,
+    /// `--fail-on`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fail_on: Option<Severity>,
+}
+
+/// A serializable layer with a fixed, human-readable name for `config show`.
+struct Named<T>(&'static str, T);
+
+impl<T: Serialize> Provider for Named<T> {
+    fn metadata(&self) -> Metadata {
+        Metadata::named(self.0)
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        Serialized::defaults(&self.1).data()
+    }
+}
+
+const DEFAULT_SOURCE: &str = "default";
+const FLAG_SOURCE: &str = "command-line flag";
+
+/// Where the configuration files are looked for.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    /// The user config file, if a config directory exists on this platform.
+    pub user_file: Option<PathBuf>,
+    /// The project file: `--config`, or the nearest `scorpius.toml`.
+    pub project_file: Option<PathBuf>,
+    /// Whether `project_file` was given explicitly (it must then exist).
+    pub explicit_project: bool,
+}
+
+impl Sources {
+    /// Default locations, from `--config` (if any) and the current directory.
+    pub fn discover(explicit: Option<&Path>) -> Self {
+        let user_file =
+            directories::ProjectDirs::from("", "", "scorpius").map(|d| d.config_dir().join("config.toml"));
+        let project_file = match explicit {
+            Some(p) => Some(p.to_path_buf()),
+            None => std::env::current_dir().ok().and_then(|cwd| find_upwards(&cwd, PROJECT_FILE)),
+        };
+        Sources { user_file, project_file, explicit_project: explicit.is_some() }
+    }
+}
+
+fn find_upwards(start: &Path, name: &str) -> Option<PathBuf> {
+    start.ancestors().map(|d| d.join(name)).find(|p| p.is_file())
+}
+
+/// The resolved configuration plus the figment that remembers each value's source.
+#[derive(Debug)]
+pub struct Resolved {
+    /// The effective values.
+    pub config: Config,
+    figment: Figment,
+}
+
+impl Resolved {
+    /// Resolves every layer.
+    pub fn load(sources: &Sources, flags: FlagOverrides) -> Result<Self> {
+        let mut fig = Figment::from(Named(DEFAULT_SOURCE, Config::default()));
+        if let Some(user) = sources.user_file.as_ref().filter(|p| p.is_file()) {
+            fig = fig.merge(Toml::file_exact(user));
+        }
+        if let Some(project) = &sources.project_file {
+            if sources.explicit_project && !project.is_file() {
+                return Err(crate::exit::usage(format!("--config {}: file not found", project.display())));
+            }
+            fig = fig.merge(Toml::file_exact(project));
+        }
+        fig = fig.merge(Env::prefixed("SCORPIUS_").only(KEYS)).merge(Named(FLAG_SOURCE, flags));
+        let config: Config = fig.extract().map_err(|e| crate::exit::usage(format!("invalid configuration: {e}")))?;
+        let resolved = Resolved { config, figment: fig };
+        // Validate values whose type the TOML layer cannot check.
+        resolved
+            .chain()
+            .with_context(|| format!("chain = {:?} (from {})", resolved.config.chain, resolved.source_of("chain")))?;
+        Ok(resolved)
+    }
+
+    /// The configured chain.
+    pub fn chain(&self) -> Result<Chain> {
+        Ok(self.config.chain.parse::<Chain>()?)
+    }
+
+    /// A human-readable description of where `key` got its value.
+    pub fn source_of(&self, key: &str) -> String {
+        let Some(md) = self.figment.find_metadata(key) else {
+            return "default".to_owned();
+        };
+        match (&*md.name, &md.source) {
+            (_, Some(figment::Source::File(path))) => format!("file {}", path.display()),
+            (name, _) if name.contains("environment") => format!("environment variable SCORPIUS_{}", key.to_uppercase()),
+            (name, _) => name.to_owned(),
+        }
+    }
+
+    /// `(key, value, source)` for every configuration key; `None` when unset.
+    pub fn entries(&self) -> Vec<(String, Option<String>, String)> {
+        let value = |k: &str| match k {
+            "chain" => Some(self.config.chain.clone()),
+            "format" => self.config.format.map(|f| f.to_string()),
+            "fail_on" => self.config.fail_on.map(|s| s.to_string()),
+            _ => None,
+        };
+        KEYS.iter().map(|k| (k.to_string(), value(k), self.source_of(k))).collect()
+    }
+}

@@ -1,0 +1,45 @@
+//! `scorpius`: parse arguments, set up logging and configuration, dispatch to a command, and
+//! map the outcome to an exit code (see [`exit`]). All analysis lives in `scorpius-core`.
+
+mod cli;
+mod cmd;
+mod config;
+mod exit;
+mod output;
+mod render;
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    init_logging(cli.global.verbose, cli.global.quiet);
+    match cmd::run(cli) {
+        Ok(code) => exit::exit(code),
+        Err(err) => {
+            // `{:#}` prints the whole context chain on one line: "reading x: No such file".
+            eprintln!("error: {err:#}");
+            exit::exit(exit::code_for(&err))
+        }
+    }
+}
+
+fn init_logging(verbose: u8, quiet: bool) {
+    use tracing_subscriber::EnvFilter;
+    let default = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        (false, _) => "trace",
+    };
+    // RUST_LOG wins when set; -v/-q pick the default otherwise.
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .init();
+}
