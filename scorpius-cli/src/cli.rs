@@ -10,7 +10,9 @@ use crate::cmd;
 /// Scorpius: find out what a transaction or signature really does before you sign it.
 #[derive(Debug, Parser)]
 #[command(name = "scorpius", version, about, long_about = None, propagate_version = true)]
-#[command(after_help = "Exit codes: 0 ok, 1 findings at or above --fail-on, 2 usage or bad input, 3 operational failure.")]
+#[command(
+    after_help = "Exit codes: 0 ok, 1 findings at or above --fail-on, 2 usage or bad input, 3 operational failure."
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -42,6 +44,20 @@ pub enum Command {
     /// Show the effective configuration and where each value came from.
     #[command(subcommand)]
     Config(cmd::config::ConfigCommand),
+    /// Threat intelligence: datasets, lookups, imports.
+    #[command(subcommand)]
+    Intel(cmd::intel::IntelCommand),
     /// Print a shell completion script.
     Completions(cmd::completions::Args),
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    /// clap's own consistency checks (duplicate flags, bad defaults) for every subcommand.
+    #[test]
+    fn command_tree_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
 }

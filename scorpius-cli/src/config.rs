@@ -27,6 +27,7 @@ const KEYS: &[&str] = &["chain", "format", "fail_on"];
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Chain name or id used when a command gets no `--chain`.
+    #[serde(deserialize_with = "name_or_id")]
     pub chain: String,
     /// Output format when a command gets no `--format` (table on a terminal, JSON otherwise
     /// when unset).
@@ -41,6 +42,29 @@ impl Default for Config {
     fn default() -> Self {
         Config { chain: "ethereum".to_owned(), format: None, fail_on: None }
     }
+}
+
+/// Accepts a chain as a string or as a bare integer id: `chain = 137` in TOML and
+/// `SCORPIUS_CHAIN=137` (which figment parses as a number) mean the same as `--chain 137`.
+fn name_or_id<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    struct NameOrId;
+    impl serde::de::Visitor<'_> for NameOrId {
+        type Value = String;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a chain name or id")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<String, E> {
+            Ok(v.to_owned())
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<String, E> {
+            // Negative ids reach the chain parser, which rejects them with the usual message.
+            Ok(v.to_string())
+        }
+    }
+    d.deserialize_any(NameOrId)
 }
 
 /// Values given as flags; `None` leaves the lower layers in force.
@@ -87,8 +111,7 @@ pub struct Sources {
 impl Sources {
     /// Default locations, from `--config` (if any) and the current directory.
     pub fn discover(explicit: Option<&Path>) -> Self {
-        let user_file =
-            directories::ProjectDirs::from("", "", "scorpius").map(|d| d.config_dir().join("config.toml"));
+        let user_file = directories::ProjectDirs::from("", "", "scorpius").map(|d| d.config_dir().join("config.toml"));
         let project_file = match explicit {
             Some(p) => Some(p.to_path_buf()),
             None => std::env::current_dir().ok().and_then(|cwd| find_upwards(&cwd, PROJECT_FILE)),
@@ -118,12 +141,18 @@ impl Resolved {
         }
         if let Some(project) = &sources.project_file {
             if sources.explicit_project && !project.is_file() {
-                return Err(crate::exit::usage(format!("--config {}: file not found", project.display())));
+                let problem = if project.is_dir() { "is a directory, not a file" } else { "file not found" };
+                return Err(crate::exit::usage(format!("--config {}: {problem}", project.display())));
             }
             fig = fig.merge(Toml::file_exact(project));
         }
         fig = fig.merge(Env::prefixed("SCORPIUS_").only(KEYS)).merge(Named(FLAG_SOURCE, flags));
-        let config: Config = fig.extract().map_err(|e| crate::exit::usage(format!("invalid configuration: {e}")))?;
+        let config: Config = fig
+            .extract()
+            // figment names keys with its profile ("default.chain"); users never see profiles.
+            .map_err(|e| {
+                crate::exit::usage(format!("invalid configuration: {e}").replace("key \"default.", "key \""))
+            })?;
         let resolved = Resolved { config, figment: fig };
         // Validate values whose type the TOML layer cannot check.
         resolved
@@ -144,7 +173,9 @@ impl Resolved {
         };
         match (&*md.name, &md.source) {
             (_, Some(figment::Source::File(path))) => format!("file {}", path.display()),
-            (name, _) if name.contains("environment") => format!("environment variable SCORPIUS_{}", key.to_uppercase()),
+            (name, _) if name.contains("environment") => {
+                format!("environment variable SCORPIUS_{}", key.to_uppercase())
+            }
             (name, _) => name.to_owned(),
         }
     }

@@ -5,6 +5,7 @@ mod cli;
 mod cmd;
 mod config;
 mod exit;
+mod intel;
 mod output;
 mod render;
 
@@ -36,9 +37,14 @@ fn init_logging(verbose: u8, quiet: bool) {
     };
     // RUST_LOG wins when set; -v/-q pick the default otherwise.
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    // Colour only on a terminal (and not with NO_COLOR): escape codes would litter CI logs and
+    // files that stderr is redirected to.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(ansi)
         .with_target(false)
         .without_time()
         .init();

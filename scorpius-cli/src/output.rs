@@ -93,13 +93,22 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// Reads a whole input file, or standard input for `-`.
 pub fn read_input(path: &str, what: &str) -> Result<String> {
     if path == "-" {
-        let mut s = String::new();
-        io::Read::read_to_string(&mut io::stdin(), &mut s).with_context(|| format!("reading {what} from standard input"))?;
-        return Ok(s);
+        // Read bytes, then check UTF-8 ourselves: non-text input is bad input (exit 2), not an
+        // I/O failure (exit 3) as `read_to_string`'s InvalidData error would make it.
+        let mut bytes = Vec::new();
+        io::Read::read_to_end(&mut io::stdin(), &mut bytes)
+            .with_context(|| format!("reading {what} from standard input"))?;
+        return String::from_utf8(bytes)
+            .map_err(|_| crate::exit::usage(format!("{what} from standard input: not UTF-8 text")));
     }
     match std::fs::read(path) {
         Ok(bytes) => String::from_utf8(bytes).map_err(|_| crate::exit::usage(format!("{what} {path}: not UTF-8 text"))),
-        Err(e) if matches!(e.kind(), io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied | io::ErrorKind::IsADirectory) => {
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied | io::ErrorKind::IsADirectory
+            ) =>
+        {
             Err(crate::exit::usage(format!("{what} {path}: {e}")))
         }
         Err(e) => Err(anyhow::Error::new(e).context(format!("reading {what} {path}"))),

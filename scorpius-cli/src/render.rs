@@ -27,13 +27,13 @@ pub fn report(r: &ScanReport) -> String {
         "Risk: {}/100 ({})   Findings: {}",
         r.risk.score,
         r.risk.level.as_str().to_uppercase(),
-        r.severity_counts().iter().map(|(s, n)| format!("{n} {s}")).collect::<Vec<_>>().join(", ")
+        counts(r)
     );
     if let ScanStatus::Incomplete { reason } = &r.status {
         let _ = writeln!(out, "Status: INCOMPLETE: {reason}");
     }
     out.push('\n');
-    subject(&r.subject, &mut out);
+    subject(&r.subject.to_value(), &mut out);
     if r.findings.is_empty() {
         out.push_str("\nNo findings.\n");
         return out;
@@ -47,10 +47,16 @@ pub fn report(r: &ScanReport) -> String {
         }
         let _ = write!(text, "\n→ {}", f.recommendation);
         let evidence = f.evidence.iter().map(|(k, v)| format!("{k}: {}", scalar(v))).collect::<Vec<_>>().join("\n");
-        t.add_row(vec![f.severity.as_str().to_uppercase(), f.rule_id.clone(), text, evidence]);
+        t.add_row(vec![f.severity.as_str().to_uppercase(), f.rule_id.to_string(), text, evidence]);
     }
     let _ = writeln!(out, "\nFindings:\n{t}");
     out
+}
+
+fn counts(r: &ScanReport) -> String {
+    let parts: Vec<_> =
+        r.severity_counts().into_iter().filter(|(_, n)| *n > 0).map(|(s, n)| format!("{n} {s}")).collect();
+    if parts.is_empty() { "none".to_owned() } else { parts.join(", ") }
 }
 
 fn scalar(v: &Value) -> String {
@@ -106,6 +112,16 @@ fn subject(s: &Value, out: &mut String) {
     }
 }
 
+/// Long values (batch payloads) are cut in the table; the JSON output has them in full.
+fn shorten(v: &str) -> String {
+    const MAX: usize = 120;
+    if v.chars().count() <= MAX {
+        return v.to_owned();
+    }
+    let head: String = v.chars().take(MAX - 40).collect();
+    format!("{head}… ({} chars; full value in --format json)", v.chars().count())
+}
+
 fn indent(s: &str, n: usize) -> String {
     s.lines().map(|l| format!("{}{l}", " ".repeat(n))).collect::<Vec<_>>().join("\n")
 }
@@ -128,6 +144,7 @@ fn render_call(c: &Value, depth: usize, out: &mut String) {
             Value::String(s) => s.clone(),
             other => other.to_string(),
         };
+        let v = shorten(&v);
         let _ = writeln!(out, "{pad}    {} ({}) = {v}", scalar(&a["name"]), scalar(&a["type"]));
     }
     if let Some(e) = c["decode_error"].as_str() {
@@ -151,7 +168,10 @@ pub fn rules(rules: &[scorpius_core::rules::Rule]) -> String {
 
 /// Renders one rule in full.
 pub fn rule(r: &scorpius_core::rules::Rule) -> String {
-    let mut out = format!("{}  ({})\n{}\n\n{}\n\nRecommendation: {}\n", r.id, r.severity, r.title, r.description, r.recommendation);
+    let mut out = format!(
+        "{}  ({})\n{}\n\n{}\n\nRecommendation: {}\n",
+        r.id, r.severity, r.title, r.description, r.recommendation
+    );
     if !r.references.is_empty() {
         out.push_str("\nReferences:\n");
         for reference in r.references {
@@ -159,6 +179,16 @@ pub fn rule(r: &scorpius_core::rules::Rule) -> String {
         }
     }
     out
+}
+
+/// Renders a generic table.
+pub fn rows(header: &[&str], rows: Vec<Vec<String>>) -> String {
+    let mut t = table();
+    t.set_header(header.to_vec());
+    for r in rows {
+        t.add_row(r);
+    }
+    t.to_string()
 }
 
 /// Renders `(key, value, source)` rows.

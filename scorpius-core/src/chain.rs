@@ -74,10 +74,7 @@ impl FromStr for Chain {
             t.parse::<u64>().ok()
         } else {
             let lower = t.to_ascii_lowercase();
-            KNOWN
-                .iter()
-                .find(|k| k.name == lower || k.aliases.contains(&lower.as_str()))
-                .map(|k| k.id)
+            KNOWN.iter().find(|k| k.name == lower || k.aliases.contains(&lower.as_str())).map(|k| k.id)
         };
         match id {
             Some(0) | None => Err(Error::UnknownChain(s.to_owned())),

@@ -11,7 +11,7 @@ use crate::{
 };
 
 /// A finding of `rule` when the unix timestamp `ts` lies more than a year after `ctx.now`.
-pub fn long_expiration(rule: &Rule, ctx: &Context, ts: U256, field: &str) -> Option<Finding> {
+pub fn long_expiration(rule: &Rule, ctx: &Context, ts: U256, field: &'static str) -> Option<Finding> {
     let horizon = ctx.one_year_from_now();
     let ts_i64 = i64::try_from(ts).ok();
     if ts_i64.is_some_and(|t| t <= horizon) {
@@ -27,22 +27,28 @@ pub fn long_expiration(rule: &Rule, ctx: &Context, ts: U256, field: &str) -> Opt
     Some(
         Finding::new(rule, message)
             .with(field, ts.to_string())
-            .with(&format!("{field}_utc"), when)
+            .with(format!("{field}_utc"), when)
             .with("horizon_days", 365),
     )
 }
 
 /// Zero-address and vanity-pattern checks for a spender or operator. Returns the finding, if
 /// any, for the caller to decorate with its location.
-pub fn spender_finding(role: &str, spender: Address) -> Option<Finding> {
+pub fn spender_finding(role: &'static str, spender: Address) -> Option<Finding> {
     if spender.is_zero() {
-        Some(Finding::new(&rules::APPROVAL_ZERO_ADDRESS, format!("The {role} is the zero address.")).with(role, spender.to_checksum(None)))
+        Some(
+            Finding::new(&rules::APPROVAL_ZERO_ADDRESS, format!("The {role} is the zero address."))
+                .with(role, spender.to_checksum(None)),
+        )
     } else if is_vanity_zero_pattern(&spender) {
         Some(
-            Finding::new(&rules::APPROVAL_VANITY_SPENDER, format!("The {role} {spender} has the drainer vanity pattern 0x0000…0000."))
-                .with(role, spender.to_checksum(None))
-                .with("pattern", "at least 4 leading and 4 trailing zero hex digits")
-                .about(spender),
+            Finding::new(
+                &rules::APPROVAL_VANITY_SPENDER,
+                format!("The {role} {spender} has the drainer vanity pattern 0x0000…0000."),
+            )
+            .with(role, spender.to_checksum(None))
+            .with("pattern", "at least 4 leading and 4 trailing zero hex digits")
+            .about(spender),
         )
     } else {
         None
@@ -86,7 +92,11 @@ mod tests {
 
     #[test]
     fn expiration_horizon() {
-        let ctx = Context { chain: Chain::ethereum(), now: OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap(), origin: None };
+        let ctx = Context {
+            chain: Chain::ethereum(),
+            now: OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap(),
+            origin: None,
+        };
         let r = &rules::PERMIT_LONG_DEADLINE;
         assert!(long_expiration(r, &ctx, U256::from(1_700_000_000u64 + 86_400 * 30), "deadline").is_none());
         assert!(long_expiration(r, &ctx, U256::from(ctx.one_year_from_now()), "deadline").is_none());

@@ -9,6 +9,7 @@ pub mod checks;
 pub mod context;
 pub mod error;
 pub mod evm;
+pub mod intel;
 pub mod model;
 pub mod report;
 pub mod rules;

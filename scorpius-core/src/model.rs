@@ -2,7 +2,7 @@
 //! [`ScanReport`]. These types are the versioned wire format (`docs/scan-report.schema.json`);
 //! change them only together with [`SCHEMA_VERSION`].
 
-use std::{collections::BTreeMap, fmt, str::FromStr, time::Duration};
+use std::{borrow::Cow, collections::BTreeMap, fmt, str::FromStr, time::Duration};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -15,9 +15,7 @@ use crate::{Error, chain::Chain, rules::Rule};
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// How bad a finding is. Ordered: `Info < Low < Medium < High < Critical`.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Context worth knowing; no risk on its own.
@@ -70,9 +68,10 @@ impl FromStr for Severity {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Severity::ALL.into_iter().find(|sev| sev.as_str().eq_ignore_ascii_case(s.trim())).ok_or_else(
-            || Error::input("severity", format!("`{s}` is not one of info, low, medium, high, critical")),
-        )
+        Severity::ALL
+            .into_iter()
+            .find(|sev| sev.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| Error::input("severity", format!("`{s}` is not one of info, low, medium, high, critical")))
     }
 }
 
@@ -102,17 +101,17 @@ pub struct Location {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Finding {
     /// Stable, severity-free rule id (kebab-case), e.g. `approval-unlimited`.
-    pub rule_id: String,
+    pub rule_id: Cow<'static, str>,
     /// Severity of this finding (the rule's default unless a policy overrides it).
     pub severity: Severity,
     /// One-line title of the rule.
-    pub title: String,
+    pub title: Cow<'static, str>,
     /// Plain-language explanation of this particular finding.
     pub message: String,
     /// The facts the finding rests on (selector, spender, amount, threshold, ...).
-    pub evidence: BTreeMap<String, serde_json::Value>,
+    pub evidence: BTreeMap<Cow<'static, str>, serde_json::Value>,
     /// What the user should do.
-    pub recommendation: String,
+    pub recommendation: Cow<'static, str>,
     /// Where the finding points, when that is meaningful.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<Location>,
@@ -122,20 +121,20 @@ impl Finding {
     /// A finding of `rule` with the rule's default severity, title and recommendation.
     pub fn new(rule: &Rule, message: impl Into<String>) -> Self {
         Finding {
-            rule_id: rule.id.to_owned(),
+            rule_id: Cow::Borrowed(rule.id),
             severity: rule.severity,
-            title: rule.title.to_owned(),
+            title: Cow::Borrowed(rule.title),
             message: message.into(),
             evidence: BTreeMap::new(),
-            recommendation: rule.recommendation.to_owned(),
+            recommendation: Cow::Borrowed(rule.recommendation),
             location: None,
         }
     }
 
     /// Adds one piece of evidence.
     #[must_use]
-    pub fn with(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
-        self.evidence.insert(key.to_owned(), value.into());
+    pub fn with(mut self, key: impl Into<Cow<'static, str>>, value: impl Into<serde_json::Value>) -> Self {
+        self.evidence.insert(key.into(), value.into());
         self
     }
 
@@ -162,9 +161,7 @@ impl Finding {
 }
 
 /// The overall level that a [`RiskScore`] falls into.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RiskLevel {
     /// Score 0: nothing found.
@@ -242,6 +239,10 @@ pub enum ScanKind {
     Transaction,
     /// A signature request (EIP-712, personal_sign, eth_sign).
     Signature,
+    /// One address screened against threat intelligence.
+    Address,
+    /// A website domain checked for phishing.
+    Domain,
 }
 
 impl ScanKind {
@@ -250,6 +251,8 @@ impl ScanKind {
         match self {
             ScanKind::Transaction => "transaction",
             ScanKind::Signature => "signature",
+            ScanKind::Address => "address",
+            ScanKind::Domain => "domain",
         }
     }
 }
@@ -291,6 +294,91 @@ impl From<&Chain> for ChainRef {
     }
 }
 
+/// What a scan decoded: for transactions `{transaction, call}` (the input and the tree of
+/// decoded calls), for signatures `{type, …}` with the decoded message.
+///
+/// On the wire this is plain JSON. In memory a transaction scan keeps its typed form and
+/// renders JSON only when the report is serialised, so analysis stays fast.
+#[derive(Debug, Clone)]
+pub struct Subject(SubjectRepr);
+
+#[derive(Debug, Clone)]
+enum SubjectRepr {
+    Json(serde_json::Value),
+    Transaction(Box<TransactionSubject>),
+}
+
+/// The decoded form of a transaction scan's subject.
+#[derive(Debug, Clone, Serialize)]
+pub struct TransactionSubject {
+    /// The transaction as given (fields, raw or JSON), normalised.
+    pub transaction: crate::tx::TxInput,
+    /// The decoded call tree.
+    pub call: crate::evm::calldata::DecodedCall,
+}
+
+impl Subject {
+    /// A subject that is already JSON.
+    pub fn json(value: serde_json::Value) -> Self {
+        Subject(SubjectRepr::Json(value))
+    }
+
+    /// A transaction subject.
+    pub fn transaction(transaction: crate::tx::TxInput, call: crate::evm::calldata::DecodedCall) -> Self {
+        Subject(SubjectRepr::Transaction(Box::new(TransactionSubject { transaction, call })))
+    }
+
+    /// The typed transaction subject, when this report came from a local transaction scan.
+    pub fn as_transaction(&self) -> Option<&TransactionSubject> {
+        match &self.0 {
+            SubjectRepr::Transaction(t) => Some(t),
+            SubjectRepr::Json(_) => None,
+        }
+    }
+
+    /// The subject as JSON.
+    pub fn to_value(&self) -> serde_json::Value {
+        match &self.0 {
+            SubjectRepr::Json(v) => v.clone(),
+            SubjectRepr::Transaction(t) => serde_json::to_value(t).unwrap_or_default(),
+        }
+    }
+}
+
+impl PartialEq for Subject {
+    fn eq(&self, other: &Self) -> bool {
+        self.to_value() == other.to_value()
+    }
+}
+
+impl Serialize for Subject {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match &self.0 {
+            SubjectRepr::Json(v) => v.serialize(s),
+            SubjectRepr::Transaction(t) => t.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Subject {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        serde_json::Value::deserialize(d).map(Subject::json)
+    }
+}
+
+impl JsonSchema for Subject {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Subject".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "object",
+            "description": "What the scan decoded. Transaction scans: {transaction, call} where call is the tree of decoded calls (path, to, value, operation, selector, function, arguments[{name, type, value}], calls[], data_len, decode_error). Signature scans: {type: typed_data|personal_sign|eth_sign, signing_hash, ...} with the decoded message."
+        })
+    }
+}
+
 /// The result of one scan: what was scanned, what was found, and how much to trust it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ScanReport {
@@ -312,7 +400,7 @@ pub struct ScanReport {
     /// Findings, most severe first.
     pub findings: Vec<Finding>,
     /// What the scanned object does, decoded (calls, typed-data fields).
-    pub subject: serde_json::Value,
+    pub subject: Subject,
     /// When the scan started (RFC 3339, UTC).
     #[serde(with = "time::serde::rfc3339")]
     #[schemars(with = "String")]
@@ -334,7 +422,7 @@ impl ScanReport {
         target: String,
         chain: &Chain,
         mut findings: Vec<Finding>,
-        subject: serde_json::Value,
+        subject: Subject,
         started_at: OffsetDateTime,
         elapsed: Duration,
         datasets: Vec<DatasetRef>,
@@ -364,25 +452,18 @@ impl ScanReport {
 
     /// Number of findings per severity, most severe first (zero counts included).
     pub fn severity_counts(&self) -> Vec<(Severity, usize)> {
-        Severity::ALL
-            .iter()
-            .rev()
-            .map(|&s| (s, self.findings.iter().filter(|f| f.severity == s).count()))
-            .collect()
+        Severity::ALL.iter().rev().map(|&s| (s, self.findings.iter().filter(|f| f.severity == s).count())).collect()
     }
 }
 
 /// Deterministic order: severity (highest first), rule id, then location path.
 pub fn sort_findings(findings: &mut [Finding]) {
     findings.sort_by(|a, b| {
-        b.severity
-            .cmp(&a.severity)
-            .then_with(|| a.rule_id.cmp(&b.rule_id))
-            .then_with(|| {
-                let pa = a.location.as_ref().and_then(|l| l.path.as_deref());
-                let pb = b.location.as_ref().and_then(|l| l.path.as_deref());
-                pa.cmp(&pb)
-            })
+        b.severity.cmp(&a.severity).then_with(|| a.rule_id.cmp(&b.rule_id)).then_with(|| {
+            let pa = a.location.as_ref().and_then(|l| l.path.as_deref());
+            let pb = b.location.as_ref().and_then(|l| l.path.as_deref());
+            pa.cmp(&pb)
+        })
     });
 }
 

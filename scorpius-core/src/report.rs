@@ -1,1 +1,71 @@
-//! Reports.
+//! Report serialisation: the versioned JSON format of [`ScanReport`] and its published JSON
+//! Schema (`docs/scan-report.schema.json`, generated from the types; a test keeps it current).
+
+use crate::model::ScanReport;
+
+/// The JSON Schema of [`ScanReport`], pretty-printed with a trailing newline.
+pub fn json_schema() -> String {
+    let schema = schemars::schema_for!(ScanReport);
+    let mut s = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+/// A report as pretty JSON (the `--format json` output).
+pub fn to_json(report: &ScanReport) -> String {
+    // Serialising plain data with string keys cannot fail.
+    serde_json::to_string_pretty(report).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    //! The generated documents under `docs/` must match the code. Regenerate them with
+    //! `SCORPIUS_BLESS=1 cargo test -p scorpius-core generated_docs`.
+
+    use std::path::PathBuf;
+
+    fn check(doc: &str, expected: &str) {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs").join(doc);
+        if std::env::var_os("SCORPIUS_BLESS").is_some() {
+            std::fs::write(&path, expected).unwrap();
+            return;
+        }
+        let actual = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            actual == expected,
+            "docs/{doc} is out of date with the code: regenerate it with `SCORPIUS_BLESS=1 cargo test -p scorpius-core generated_docs`"
+        );
+    }
+
+    #[test]
+    fn generated_docs_rules_md_is_current() {
+        check("rules.md", &crate::rules::render_markdown());
+    }
+
+    #[test]
+    fn generated_docs_json_schema_is_current() {
+        check("scan-report.schema.json", &super::json_schema());
+    }
+
+    #[test]
+    fn schema_describes_the_report() {
+        let schema: serde_json::Value = serde_json::from_str(&super::json_schema()).unwrap();
+        let props = schema["properties"].as_object().unwrap();
+        for key in [
+            "schema_version",
+            "scan_id",
+            "kind",
+            "target",
+            "chain",
+            "status",
+            "risk",
+            "findings",
+            "started_at",
+            "duration_us",
+            "engine_version",
+            "datasets",
+        ] {
+            assert!(props.contains_key(key), "schema lacks {key}");
+        }
+    }
+}

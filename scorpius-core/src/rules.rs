@@ -31,6 +31,9 @@ pub struct Rule {
 const TX: &[ScanKind] = &[ScanKind::Transaction];
 const SIG: &[ScanKind] = &[ScanKind::Signature];
 const TX_SIG: &[ScanKind] = &[ScanKind::Transaction, ScanKind::Signature];
+const SCREEN: &[ScanKind] = &[ScanKind::Transaction, ScanKind::Signature, ScanKind::Address];
+const DOMAIN: &[ScanKind] = &[ScanKind::Transaction, ScanKind::Signature, ScanKind::Domain];
+const HISTORY: &[ScanKind] = &[ScanKind::Transaction];
 
 macro_rules! rules {
     ($( $(#[$m:meta])* $konst:ident = { id: $id:literal, severity: $sev:ident, scopes: $scopes:expr,
@@ -310,6 +313,94 @@ rules! {
         recommendation: "Do not sign. Sign in only on the site named in the message.",
         references: ["https://eips.ethereum.org/EIPS/eip-4361"],
     }
+    /// Address on a sanctions list.
+    ADDRESS_SANCTIONED = {
+        id: "address-sanctioned", severity: Critical, scopes: SCREEN,
+        title: "Sanctioned address",
+        description: "The address is on a sanctions list (OFAC SDN digital-currency addresses) and has not been delisted. Transacting with it can be illegal for people and companies under that jurisdiction.",
+        recommendation: "Do not transact. Ask your compliance team before any interaction.",
+        references: ["https://ofac.treasury.gov/specially-designated-nationals-and-blocked-persons-list-sdn-human-readable-lists"],
+    }
+    /// Address delisted from a sanctions list.
+    ADDRESS_FORMERLY_SANCTIONED = {
+        id: "address-formerly-sanctioned", severity: Medium, scopes: SCREEN,
+        title: "Formerly sanctioned address",
+        description: "The address was on a sanctions list and has since been delisted (for example the Tornado Cash contracts, delisted by OFAC on 2025-03-21). It is no longer sanctioned, but funds that passed through it may still be screened by counterparties.",
+        recommendation: "Check your compliance policy: some exchanges still flag funds from formerly sanctioned addresses.",
+        references: ["https://home.treasury.gov/news/press-releases/sb0057"],
+    }
+    /// Address labelled malicious.
+    ADDRESS_MALICIOUS = {
+        id: "address-malicious", severity: Critical, scopes: SCREEN,
+        title: "Address known to be malicious",
+        description: "Threat intelligence labels the address as a drainer, phishing, exploit, address-poisoning, scam-token or scam EIP-7702 delegate address. The evidence names the label, the dataset and its version.",
+        recommendation: "Do not send funds, approve, sign for or delegate to this address.",
+        references: ["docs/data-sources.md"],
+    }
+    /// Spender exploited or deprecated.
+    SPENDER_EXPLOITED = {
+        id: "spender-exploited", severity: High, scopes: SCREEN,
+        title: "Exploited or deprecated spender",
+        description: "The address is a contract that was exploited (attackers can use approvals given to it) or that its own project has deprecated. Approvals to it should not exist.",
+        recommendation: "Do not approve it; revoke existing approvals to it.",
+        references: ["https://github.com/RevokeCash/whois"],
+    }
+    /// Mixer.
+    ADDRESS_MIXER = {
+        id: "address-mixer", severity: High, scopes: SCREEN,
+        title: "Mixer address",
+        description: "The address belongs to a mixing service. Funds coming from or going to it are often blocked by exchanges and counterparties.",
+        recommendation: "Expect compliance checks on funds that touch it.",
+        references: ["docs/data-sources.md"],
+    }
+    /// Phishing domain.
+    DOMAIN_PHISHING = {
+        id: "domain-phishing", severity: Critical, scopes: DOMAIN,
+        title: "Known phishing site",
+        description: "The site's domain (or a parent domain) is on a phishing deny list and not on the allow list. Sites like this exist to get wallet signatures and approvals.",
+        recommendation: "Close the site. Do not connect a wallet or sign anything there.",
+        references: ["https://github.com/MetaMask/eth-phishing-detect", "https://github.com/polkadot-js/phishing"],
+    }
+    /// Look-alike domain.
+    DOMAIN_LOOKALIKE = {
+        id: "domain-lookalike", severity: Medium, scopes: DOMAIN,
+        title: "Domain looks like a well-known Web3 site",
+        description: "The registrable domain is one edit away from, or a Unicode/punycode confusable of, a protected well-known Web3 brand, but is not that brand. This is a warning, not a verdict: check you are where you meant to be.",
+        recommendation: "Type the address of the site you want yourself, or use a bookmark.",
+        references: ["https://www.unicode.org/reports/tr39/"],
+    }
+    /// Address poisoning: look-alike counterparty.
+    POISONING_LOOKALIKE = {
+        id: "poisoning-lookalike", severity: High, scopes: HISTORY,
+        title: "Look-alike of an address you have used (address poisoning)",
+        description: "The address shares at least four leading and four trailing hex digits with a different address the wallet really transacted with. Attackers mine such addresses and plant them in the victim's history so that a copy from the history pays them instead. The evidence gives the matched lengths and the chance of a random match, 16^-(prefix+suffix).",
+        recommendation: "Copy recipients from a trusted address book, never from transaction history, and compare every character.",
+        references: ["https://www.coinbase.com/blog/address-poisoning"],
+    }
+    /// Address poisoning: zero-value transferFrom.
+    POISONING_ZERO_TRANSFER = {
+        id: "poisoning-zero-transfer", severity: Medium, scopes: HISTORY,
+        title: "Zero-value transfer from the wallet by a third party",
+        description: "A third party moved 0 tokens out of the wallet with transferFrom. ERC-20 allows this without an allowance, so attackers use it to put a look-alike recipient into the wallet's outgoing history.",
+        recommendation: "Ignore the recipient of such transfers; never pay an address copied from them.",
+        references: ["https://eips.ethereum.org/EIPS/eip-20"],
+    }
+    /// Address poisoning: dust mimicking past amounts.
+    POISONING_DUST = {
+        id: "poisoning-dust", severity: Medium, scopes: HISTORY,
+        title: "Dust transfer mimicking a past payment",
+        description: "A look-alike address sent the wallet a tiny amount that mimics an amount the wallet sent before, so the planted entry resembles a real payment in the history.",
+        recommendation: "Treat the sender as an attacker's address.",
+        references: ["https://www.coinbase.com/blog/address-poisoning"],
+    }
+    /// Counterfeit token.
+    TOKEN_COUNTERFEIT = {
+        id: "token-counterfeit", severity: High, scopes: HISTORY,
+        title: "Counterfeit token imitating a known token",
+        description: "A token whose symbol, after Unicode confusable normalisation, equals a well-known token's symbol, but whose contract is not that token's. Counterfeits are used for poisoning and fake-balance scams.",
+        recommendation: "Ignore the token; do not interact with it or with sites it advertises.",
+        references: ["https://github.com/MetaMask/contract-metadata"],
+    }
     /// personal_sign of unreadable bytes.
     PERSONAL_SIGN_UNREADABLE = {
         id: "personal-sign-unreadable", severity: Medium, scopes: SIG,
@@ -366,7 +457,8 @@ mod tests {
         for r in ALL {
             assert!(seen.insert(r.id), "duplicate rule id {}", r.id);
             assert!(
-                r.id.split('-').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())),
+                r.id.split('-')
+                    .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())),
                 "{} is not kebab-case",
                 r.id
             );

@@ -22,8 +22,8 @@ pub enum ConfigCommand {
 }
 
 /// Runs `config` subcommands.
-pub fn run(cmd: ConfigCommand, global: &GlobalArgs) -> Result<u8> {
-    let ConfigCommand::Show { format } = cmd;
+pub fn run(cmd: &ConfigCommand, global: &GlobalArgs) -> Result<u8> {
+    let ConfigCommand::Show { format } = *cmd;
     let sources = Sources::discover(global.config.as_deref());
     let resolved = Resolved::load(&sources, FlagOverrides::default())?;
     let entries = resolved.entries();
@@ -38,10 +38,8 @@ pub fn run(cmd: ConfigCommand, global: &GlobalArgs) -> Result<u8> {
             t
         }
         Format::Json => {
-            let map: serde_json::Map<_, _> = entries
-                .into_iter()
-                .map(|(k, v, s)| (k, serde_json::json!({ "value": v, "source": s })))
-                .collect();
+            let map: serde_json::Map<_, _> =
+                entries.into_iter().map(|(k, v, s)| (k, serde_json::json!({ "value": v, "source": s }))).collect();
             serde_json::to_string_pretty(&serde_json::json!({
                 "settings": map,
                 "user_config_file": sources.user_file,

@@ -2,6 +2,7 @@
 
 pub mod completions;
 pub mod config;
+pub mod intel;
 pub mod rules;
 pub mod scan;
 
@@ -15,7 +16,8 @@ pub fn run(cli: Cli) -> Result<u8> {
     match cli.command {
         Command::Scan(c) => scan::run(c, &global),
         Command::Rules(a) => rules::run(&a),
-        Command::Config(c) => config::run(c, &global),
+        Command::Config(c) => config::run(&c, &global),
         Command::Completions(a) => completions::run(&a),
+        Command::Intel(c) => intel::run(c),
     }
 }

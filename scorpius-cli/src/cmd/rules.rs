@@ -33,7 +33,10 @@ pub fn run(args: &Args) -> Result<u8> {
         output::Format::Json => RulesFormat::Json,
     });
     let selected: Vec<rules::Rule> = match &args.id {
-        Some(id) => vec![*rules::find(id).ok_or_else(|| exit::usage(format!("unknown rule id `{id}`; `scorpius rules` lists them")))?],
+        Some(id) => vec![
+            *rules::find(id)
+                .ok_or_else(|| exit::usage(format!("unknown rule id `{id}`; `scorpius rules` lists them")))?,
+        ],
         None => rules::ALL.to_vec(),
     };
     let text = match (format, &args.id) {

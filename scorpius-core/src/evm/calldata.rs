@@ -104,10 +104,22 @@ impl DecodedCall {
 
 /// Decodes a top-level call.
 pub fn decode(to: Option<Address>, value: U256, data: &[u8]) -> DecodedCall {
-    decode_at("call".to_owned(), to, value, Operation::Call, data, 0)
+    // ABI offsets may point several array elements at the same bytes, so a few kilobytes of
+    // calldata can describe millions of nested calls. Honest encodings give every nested call
+    // its own bytes: across all levels they add up to at most `MAX_DEPTH + 1` times the input.
+    let mut budget = data.len().saturating_mul(MAX_DEPTH + 1);
+    decode_at("call".to_owned(), to, value, Operation::Call, data, 0, &mut budget)
 }
 
-fn decode_at(path: String, to: Option<Address>, value: U256, operation: Operation, data: &[u8], depth: usize) -> DecodedCall {
+fn decode_at(
+    path: String,
+    to: Option<Address>,
+    value: U256,
+    operation: Operation,
+    data: &[u8],
+    depth: usize,
+    budget: &mut usize,
+) -> DecodedCall {
     let mut call = DecodedCall {
         path,
         to,
@@ -166,13 +178,17 @@ fn decode_at(path: String, to: Option<Address>, value: U256, operation: Operatio
     }
     match nested_targets(&call) {
         Some(Ok(inner)) => {
-            call.calls = inner
-                .into_iter()
-                .enumerate()
-                .map(|(i, n)| {
-                    decode_at(format!("{}.calls[{i}]", call.path), Some(n.to), n.value, n.operation, &n.data, depth + 1)
-                })
-                .collect();
+            let total = inner.len();
+            for (i, n) in inner.into_iter().enumerate() {
+                let Some(left) = budget.checked_sub(n.data.len()) else {
+                    call.decode_error =
+                        Some(format!("nested calls reuse the same bytes; decoding stopped after {i} of {total} calls"));
+                    break;
+                };
+                *budget = left;
+                let path = format!("{}.calls[{i}]", call.path);
+                call.calls.push(decode_at(path, Some(n.to), n.value, n.operation, &n.data, depth + 1, budget));
+            }
         }
         Some(Err(e)) => call.decode_error = Some(e),
         None => {}
@@ -234,7 +250,8 @@ fn nested_targets(call: &DecodedCall) -> Option<Result<Vec<Nested>, String>> {
             else {
                 return None;
             };
-            let operation = if call.uint_arg(3) == Some(U256::from(1)) { Operation::Delegatecall } else { Operation::Call };
+            let operation =
+                if call.uint_arg(3) == Some(U256::from(1)) { Operation::Delegatecall } else { Operation::Call };
             vec![Nested { to, value, operation, data: data.to_vec() }]
         }
         "upgradeToAndCall(address,bytes)" => {
@@ -320,7 +337,9 @@ mod tests {
 
     #[test]
     fn decodes_approve_with_names() {
-        let data = hex!("095ea7b3000000000000000000000000000000000022d473030f116ddee9f6b43ac78ba3ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff");
+        let data = hex!(
+            "095ea7b3000000000000000000000000000000000022d473030f116ddee9f6b43ac78ba3ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"
+        );
         let c = decode(Some(address!("a0b86991c6218b36c1d19d4a2e9eb0ce3606eb48")), U256::ZERO, &data);
         assert_eq!(c.function.as_deref(), Some("approve(address,uint256)"));
         assert_eq!(c.arguments[0].name, "spender");

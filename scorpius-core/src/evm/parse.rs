@@ -25,10 +25,7 @@ pub fn address(field: &str, s: &str) -> Result<Address> {
     let t = s.trim();
     let bytes = hex_bytes(field, t)?;
     if bytes.len() != 20 {
-        return Err(Error::input(
-            field,
-            format!("an address is 20 bytes (40 hex digits), got {} bytes", bytes.len()),
-        ));
+        return Err(Error::input(field, format!("an address is 20 bytes (40 hex digits), got {} bytes", bytes.len())));
     }
     let addr = Address::from_slice(&bytes);
     let digits = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")).unwrap_or(t);
@@ -62,7 +59,10 @@ pub fn quantity(field: &str, s: &str) -> Result<U256> {
         return U256::from_str_radix(hex, 16).map_err(|_| Error::input(field, "does not fit in 256 bits"));
     }
     if let Some(c) = t.chars().find(|c| !c.is_ascii_digit()) {
-        return Err(Error::input(field, format!("not a number: invalid character {c:?} (use decimal digits or 0x hex)")));
+        return Err(Error::input(
+            field,
+            format!("not a number: invalid character {c:?} (use decimal digits or 0x hex)"),
+        ));
     }
     U256::from_str_radix(t, 10).map_err(|_| Error::input(field, "does not fit in 256 bits"))
 }

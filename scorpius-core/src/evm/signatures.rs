@@ -201,7 +201,8 @@ fn parse_param(p: &str) -> Option<Param> {
         })?;
         let components = parse_params(&rest[..close])?;
         let after = rest[close + 1..].trim_start();
-        let suffix_len = after.find(char::is_whitespace).unwrap_or(after.len());
+        // Array suffixes (`[]`, `[2]`) follow the parenthesis directly; the name comes after.
+        let suffix_len = after.find(|c: char| !(c == '[' || c == ']' || c.is_ascii_digit())).unwrap_or(after.len());
         let (suffix, name) = after.split_at(suffix_len);
         return Some(Param {
             ty: format!("tuple{suffix}"),
@@ -239,9 +240,15 @@ mod tests {
         assert_eq!(approve.function.inputs[0].name, "spender");
         assert_eq!(lookup(Selector::from(hex!("82ad56cb"))).unwrap().function.name, "aggregate3");
         assert_eq!(lookup(Selector::from(hex!("8d80ff0a"))).unwrap().function.name, "multiSend");
-        assert_eq!(lookup(Selector::from(hex!("87517c45"))).unwrap().signature, "approve(address,address,uint160,uint48)");
+        assert_eq!(
+            lookup(Selector::from(hex!("87517c45"))).unwrap().signature,
+            "approve(address,address,uint160,uint48)"
+        );
         assert_eq!(lookup(Selector::from(hex!("ac9650d8"))).unwrap().signature, "multicall(bytes[])");
         assert_eq!(lookup(Selector::from(hex!("5ae401dc"))).unwrap().signature, "multicall(uint256,bytes[])");
+        // Named tuple parameters (regression: `(…) permitSingle` once parsed as type `tuplepermitSingle`).
+        assert_eq!(lookup(Selector::from(hex!("2b67b570"))).unwrap().function.inputs[1].name, "permitSingle");
+        assert_eq!(lookup(Selector::from(hex!("2a2d80d1"))).unwrap().function.inputs[1].name, "permitBatch");
         let lockdown = lookup(Selector::from(hex!("cc53287f"))).unwrap();
         assert_eq!(lockdown.function.inputs[0].components[1].name, "spender");
         for d in DRAINER_FUNCTIONS {

@@ -3,6 +3,7 @@
 
 use std::{collections::BTreeMap, time::Instant};
 
+use alloy_dyn_abi::DynSolType;
 use alloy_primitives::{Address, U256, address};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -14,8 +15,8 @@ use super::{
 use crate::{
     checks::{describe_amount, long_expiration, spender_finding},
     context::Context,
-    evm::{UNLIMITED_THRESHOLD, is_unlimited, parse},
-    model::{Finding, ScanKind, ScanReport},
+    evm::{UNLIMITED_THRESHOLD, is_unlimited},
+    model::{Finding, ScanKind, ScanReport, Subject},
     rules,
 };
 
@@ -43,8 +44,11 @@ pub fn analyze(req: &SignatureRequest, ctx: &Context) -> ScanReport {
         SignatureRequest::Personal(bytes) => personal(bytes, ctx, &mut findings),
         SignatureRequest::EthSign(hash) => {
             findings.push(
-                Finding::new(&rules::ETH_SIGN_RAW_HASH, format!("The request asks for a signature over the raw hash {hash}."))
-                    .with("hash", hash.to_string()),
+                Finding::new(
+                    &rules::ETH_SIGN_RAW_HASH,
+                    format!("The request asks for a signature over the raw hash {hash}."),
+                )
+                .with("hash", hash.to_string()),
             );
             (hash.to_string(), json!({ "type": "eth_sign", "hash": hash.to_string() }))
         }
@@ -53,7 +57,16 @@ pub fn analyze(req: &SignatureRequest, ctx: &Context) -> ScanReport {
     if let Some(origin) = &ctx.origin {
         subject["origin"] = json!(origin);
     }
-    ScanReport::new(ScanKind::Signature, target, &ctx.chain, findings, subject, started_at, clock.elapsed(), vec![])
+    ScanReport::new(
+        ScanKind::Signature,
+        target,
+        &ctx.chain,
+        findings,
+        Subject::json(subject),
+        started_at,
+        clock.elapsed(),
+        vec![],
+    )
 }
 
 fn personal(bytes: &[u8], ctx: &Context, out: &mut Vec<Finding>) -> (String, Value) {
@@ -63,9 +76,12 @@ fn personal(bytes: &[u8], ctx: &Context, out: &mut Vec<Finding>) -> (String, Val
     let Some(text) = text else {
         let hex = format!("0x{}", hex::encode(bytes));
         out.push(
-            Finding::new(&rules::PERSONAL_SIGN_UNREADABLE, format!("The {}-byte payload is not readable text.", bytes.len()))
-                .with("bytes", hex.clone())
-                .with("length", bytes.len()),
+            Finding::new(
+                &rules::PERSONAL_SIGN_UNREADABLE,
+                format!("The {}-byte payload is not readable text.", bytes.len()),
+            )
+            .with("bytes", hex.clone())
+            .with("length", bytes.len()),
         );
         return ("personal_sign message".to_owned(), json!({ "type": "personal_sign", "hex": hex }));
     };
@@ -77,14 +93,20 @@ fn personal(bytes: &[u8], ctx: &Context, out: &mut Vec<Finding>) -> (String, Val
         Some(origin) if !siwe::same_site(&msg.domain, origin) => out.push(
             Finding::new(
                 &rules::SIWE_DOMAIN_MISMATCH,
-                format!("The sign-in message is for `{}` but `{}` is asking for it.", msg.domain, siwe::origin_authority(origin)),
+                format!(
+                    "The sign-in message is for `{}` but `{}` is asking for it.",
+                    msg.domain,
+                    siwe::origin_authority(origin)
+                ),
             )
             .with("siwe_domain", msg.domain.clone())
             .with("origin", origin.clone())
             .at("message.domain"),
         ),
         Some(_) => {}
-        None => subject["note"] = json!("no --origin given: the sign-in domain was not compared with the requesting site"),
+        None => {
+            subject["note"] = json!("no --origin given: the sign-in domain was not compared with the requesting site")
+        }
     }
     let target = format!("sign-in to {}", msg.domain);
     subject["siwe"] = json!(msg);
@@ -92,8 +114,18 @@ fn personal(bytes: &[u8], ctx: &Context, out: &mut Vec<Finding>) -> (String, Val
 }
 
 /// Reads a uint from a typed-data message field (already validated by EIP-712 coercion).
+/// Parsed exactly as the signing hash parses it (which also accepts `0b`/`0o` prefixes and
+/// `_` separators), so that the value analysed is the value signed.
 fn uint(v: Option<&Value>) -> U256 {
-    v.and_then(|v| parse::json_quantity("", v).ok()).unwrap_or_default()
+    v.and_then(|v| DynSolType::Uint(256).coerce_json(v).ok())
+        .and_then(|v| v.as_uint())
+        .map(|(u, _)| u)
+        .unwrap_or_default()
+}
+
+/// Reads a bool the way the signing hash does (`"true"` as a string is `true`).
+fn boolean(v: Option<&Value>) -> bool {
+    v.and_then(|v| DynSolType::Bool.coerce_json(v).ok()).and_then(|v| v.as_bool()).unwrap_or(false)
 }
 
 fn addr_of(v: Option<&Value>) -> Address {
@@ -119,10 +151,13 @@ fn typed_data(t: &TypedDataRequest, ctx: &Context, out: &mut Vec<Finding>) -> (S
         && chain_id != U256::from(ctx.chain.id)
     {
         out.push(
-            Finding::new(&rules::TYPED_DATA_CHAIN_MISMATCH, format!("The signature is for chain {chain_id}, but the wallet is on {}.", ctx.chain))
-                .with("domain_chain_id", chain_id.to_string())
-                .with("expected_chain_id", ctx.chain.id)
-                .at("domain.chainId"),
+            Finding::new(
+                &rules::TYPED_DATA_CHAIN_MISMATCH,
+                format!("The signature is for chain {chain_id}, but the wallet is on {}.", ctx.chain),
+            )
+            .with("domain_chain_id", chain_id.to_string())
+            .with("expected_chain_id", ctx.chain.id)
+            .at("domain.chainId"),
         );
     }
     let permit2_types = [
@@ -165,21 +200,33 @@ fn typed_data(t: &TypedDataRequest, ctx: &Context, out: &mut Vec<Finding>) -> (S
             let f = if is_unlimited(value) {
                 Finding::new(
                     &rules::PERMIT_UNLIMITED,
-                    format!("Lets {spender} spend an unlimited amount of token {token_name} (value {}).", describe_amount(value)),
+                    format!(
+                        "Lets {spender} spend an unlimited amount of token {token_name} (value {}).",
+                        describe_amount(value)
+                    ),
                 )
                 .with("threshold", UNLIMITED_THRESHOLD.to_string())
             } else {
-                Finding::new(&rules::PERMIT_SIGNATURE, format!("Lets {spender} spend {value} base units of token {token_name}."))
+                Finding::new(
+                    &rules::PERMIT_SIGNATURE,
+                    format!("Lets {spender} spend {value} base units of token {token_name}."),
+                )
             };
-            out.push(f.with("spender", cs(spender)).with("value", value.to_string()).with("token", token.clone()).at("message.value"));
+            out.push(
+                f.with("spender", cs(spender))
+                    .with("value", value.to_string())
+                    .with("token", token.clone())
+                    .at("message.value"),
+            );
             if let Some(f) = long_expiration(&rules::PERMIT_LONG_DEADLINE, ctx, uint(m.get("deadline")), "deadline") {
                 out.push(f.with("token", token.clone()).at("message.deadline"));
             }
-            summary = json!({ "kind": "erc2612-permit", "token": token, "spender": cs(spender), "value": value.to_string() });
+            summary =
+                json!({ "kind": "erc2612-permit", "token": token, "spender": cs(spender), "value": value.to_string() });
         }
         "Permit" if has(m, &["holder", "spender", "expiry", "allowed"]) => {
             let spender = addr_of(m.get("spender"));
-            let allowed = m.get("allowed").and_then(Value::as_bool).unwrap_or(false);
+            let allowed = boolean(m.get("allowed"));
             let expiry = uint(m.get("expiry"));
             spender_at(spender, "message.spender", out);
             if allowed {
@@ -195,10 +242,13 @@ fn typed_data(t: &TypedDataRequest, ctx: &Context, out: &mut Vec<Finding>) -> (S
                 );
                 if expiry.is_zero() {
                     out.push(
-                        Finding::new(&rules::PERMIT_LONG_DEADLINE, "The permit's expiry is 0, which DAI treats as never expiring.")
-                            .with("expiry", "0")
-                            .with("token", token.clone())
-                            .at("message.expiry"),
+                        Finding::new(
+                            &rules::PERMIT_LONG_DEADLINE,
+                            "The permit's expiry is 0, which DAI treats as never expiring.",
+                        )
+                        .with("expiry", "0")
+                        .with("token", token.clone())
+                        .at("message.expiry"),
                     );
                 } else if let Some(f) = long_expiration(&rules::PERMIT_LONG_DEADLINE, ctx, expiry, "expiry") {
                     out.push(f.with("token", token.clone()).at("message.expiry"));
@@ -210,7 +260,9 @@ fn typed_data(t: &TypedDataRequest, ctx: &Context, out: &mut Vec<Finding>) -> (S
             let spender = addr_of(m.get("spender"));
             spender_at(spender, "message.spender", out);
             let details: Vec<(String, &Value)> = match m.get("details") {
-                Some(Value::Array(items)) => items.iter().enumerate().map(|(i, v)| (format!("message.details[{i}]"), v)).collect(),
+                Some(Value::Array(items)) => {
+                    items.iter().enumerate().map(|(i, v)| (format!("message.details[{i}]"), v)).collect()
+                }
                 Some(v) => vec![("message.details".to_owned(), v)],
                 None => vec![],
             };
@@ -220,20 +272,27 @@ fn typed_data(t: &TypedDataRequest, ctx: &Context, out: &mut Vec<Finding>) -> (S
                 let amount = uint(det.get("amount"));
                 if is_unlimited(amount) {
                     out.push(
-                        Finding::new(&rules::PERMIT2_UNLIMITED_ALLOWANCE, format!("Permit2 lets {spender} spend an unlimited amount of {tok}."))
-                            .with("token", cs(tok))
-                            .with("spender", cs(spender))
-                            .with("amount", amount.to_string())
-                            .with("threshold", UNLIMITED_THRESHOLD.to_string())
-                            .at(format!("{path}.amount")),
+                        Finding::new(
+                            &rules::PERMIT2_UNLIMITED_ALLOWANCE,
+                            format!("Permit2 lets {spender} spend an unlimited amount of {tok}."),
+                        )
+                        .with("token", cs(tok))
+                        .with("spender", cs(spender))
+                        .with("amount", amount.to_string())
+                        .with("threshold", UNLIMITED_THRESHOLD.to_string())
+                        .at(format!("{path}.amount")),
                     );
                 }
-                if let Some(f) = long_expiration(&rules::PERMIT2_LONG_EXPIRATION, ctx, uint(det.get("expiration")), "expiration") {
+                if let Some(f) =
+                    long_expiration(&rules::PERMIT2_LONG_EXPIRATION, ctx, uint(det.get("expiration")), "expiration")
+                {
                     out.push(f.with("token", cs(tok)).with("spender", cs(spender)).at(format!("{path}.expiration")));
                 }
                 allowances.push(json!({ "token": cs(tok), "amount": amount.to_string(), "expiration": uint(det.get("expiration")).to_string() }));
             }
-            if let Some(f) = long_expiration(&rules::PERMIT2_LONG_EXPIRATION, ctx, uint(m.get("sigDeadline")), "sigDeadline") {
+            if let Some(f) =
+                long_expiration(&rules::PERMIT2_LONG_EXPIRATION, ctx, uint(m.get("sigDeadline")), "sigDeadline")
+            {
                 out.push(f.with("spender", cs(spender)).at("message.sigDeadline"));
             }
             summary = json!({ "kind": "permit2-allowance", "spender": cs(spender), "allowances": allowances });
@@ -242,7 +301,9 @@ fn typed_data(t: &TypedDataRequest, ctx: &Context, out: &mut Vec<Finding>) -> (S
             let spender = addr_of(m.get("spender"));
             spender_at(spender, "message.spender", out);
             let permitted: Vec<(String, &Value)> = match m.get("permitted") {
-                Some(Value::Array(items)) => items.iter().enumerate().map(|(i, v)| (format!("message.permitted[{i}]"), v)).collect(),
+                Some(Value::Array(items)) => {
+                    items.iter().enumerate().map(|(i, v)| (format!("message.permitted[{i}]"), v)).collect()
+                }
                 Some(v) => vec![("message.permitted".to_owned(), v)],
                 None => vec![],
             };
@@ -252,12 +313,15 @@ fn typed_data(t: &TypedDataRequest, ctx: &Context, out: &mut Vec<Finding>) -> (S
                 let amount = uint(p.get("amount"));
                 if is_unlimited(amount) {
                     out.push(
-                        Finding::new(&rules::PERMIT2_UNLIMITED_ALLOWANCE, format!("The signature lets {spender} transfer an unlimited amount of {tok}."))
-                            .with("token", cs(tok))
-                            .with("spender", cs(spender))
-                            .with("amount", amount.to_string())
-                            .with("threshold", UNLIMITED_THRESHOLD.to_string())
-                            .at(format!("{path}.amount")),
+                        Finding::new(
+                            &rules::PERMIT2_UNLIMITED_ALLOWANCE,
+                            format!("The signature lets {spender} transfer an unlimited amount of {tok}."),
+                        )
+                        .with("token", cs(tok))
+                        .with("spender", cs(spender))
+                        .with("amount", amount.to_string())
+                        .with("threshold", UNLIMITED_THRESHOLD.to_string())
+                        .at(format!("{path}.amount")),
                     );
                 }
                 tokens.push(json!({ "token": cs(tok), "amount": amount.to_string() }));
@@ -265,13 +329,17 @@ fn typed_data(t: &TypedDataRequest, ctx: &Context, out: &mut Vec<Finding>) -> (S
             out.push(
                 Finding::new(
                     &rules::PERMIT2_SIGNATURE_TRANSFER,
-                    format!("`{primary}` lets {spender} transfer {} token amount(s) out of the account immediately.", tokens.len()),
+                    format!(
+                        "`{primary}` lets {spender} transfer {} token amount(s) out of the account immediately.",
+                        tokens.len()
+                    ),
                 )
                 .with("spender", cs(spender))
                 .with("permitted", tokens.clone())
                 .at("message.permitted"),
             );
-            if let Some(f) = long_expiration(&rules::PERMIT2_LONG_EXPIRATION, ctx, uint(m.get("deadline")), "deadline") {
+            if let Some(f) = long_expiration(&rules::PERMIT2_LONG_EXPIRATION, ctx, uint(m.get("deadline")), "deadline")
+            {
                 out.push(f.with("spender", cs(spender)).at("message.deadline"));
             }
             summary = json!({ "kind": "permit2-transfer", "spender": cs(spender), "permitted": tokens, "witness": m.get("witness") });
@@ -290,14 +358,21 @@ fn typed_data(t: &TypedDataRequest, ctx: &Context, out: &mut Vec<Finding>) -> (S
                 let price = uint(m.get("price"));
                 let trader = addr_of(m.get("trader"));
                 let fees = m.get("fees").and_then(Value::as_array).cloned().unwrap_or_default();
-                let fee_bps: U256 = fees.iter().map(|f| uint(f.get("rate"))).fold(U256::ZERO, |a, b| a.saturating_add(b));
+                let fee_bps: U256 =
+                    fees.iter().map(|f| uint(f.get("rate"))).fold(U256::ZERO, |a, b| a.saturating_add(b));
                 if price < U256::from(DUST) {
-                    out.push(undervalued("Blur", &cs(trader), price, "message.price").with("collection", cs(addr_of(m.get("collection")))));
+                    out.push(
+                        undervalued("Blur", &cs(trader), price, "message.price")
+                            .with("collection", cs(addr_of(m.get("collection")))),
+                    );
                 } else if fee_bps > U256::from(5000) {
                     out.push(
                         Finding::new(
                             &rules::NFT_ORDER_THIRD_PARTY_CONSIDERATION,
-                            format!("Blur listing pays {}% of the price as fees to other addresses.", fee_bps / U256::from(100)),
+                            format!(
+                                "Blur listing pays {}% of the price as fees to other addresses.",
+                                fee_bps / U256::from(100)
+                            ),
                         )
                         .with("fee_bps", fee_bps.to_string())
                         .with("fees", Value::Array(fees))
@@ -384,9 +459,10 @@ fn seaport_order(order: &Value, path: &str, out: &mut Vec<Finding>) {
     if nfts_offered == 0 {
         return;
     }
-    // Per currency (native = zero address): the worst-case amount to the offerer and in total.
+    // Per currency (native = zero address): the worst-case amount to the offerer and to others.
+    // Sums saturate: amounts are attacker-chosen and must not wrap around to look small.
     let mut to_offerer: BTreeMap<Address, U256> = BTreeMap::new();
-    let mut total: BTreeMap<Address, U256> = BTreeMap::new();
+    let mut to_others: BTreeMap<Address, U256> = BTreeMap::new();
     let mut others: Vec<Value> = Vec::new();
     for c in &consideration {
         let ty = uint(c.get("itemType")).saturating_to::<u64>();
@@ -396,10 +472,13 @@ fn seaport_order(order: &Value, path: &str, out: &mut Vec<Finding>) {
         let currency = if ty == 0 { Address::ZERO } else { addr_of(c.get("token")) };
         let amount = uint(c.get("startAmount")).min(uint(c.get("endAmount")));
         let recipient = addr_of(c.get("recipient"));
-        *total.entry(currency).or_default() += amount;
+        // Every currency gets an entry for the offerer, so the check below visits it.
+        let mine = to_offerer.entry(currency).or_default();
         if recipient == offerer {
-            *to_offerer.entry(currency).or_default() += amount;
+            *mine = mine.saturating_add(amount);
         } else {
+            let theirs = to_others.entry(currency).or_default();
+            *theirs = theirs.saturating_add(amount);
             others.push(json!({ "recipient": cs(recipient), "currency": cs(currency), "amount": amount.to_string() }));
         }
     }
@@ -412,10 +491,11 @@ fn seaport_order(order: &Value, path: &str, out: &mut Vec<Finding>) {
         );
         return;
     }
-    for (currency, t) in &total {
-        let mine = to_offerer.get(currency).copied().unwrap_or_default();
-        let theirs = *t - mine;
-        if theirs.saturating_mul(U256::from(2)) > *t {
+    for (currency, mine) in &to_offerer {
+        let mine = *mine;
+        let theirs = to_others.get(currency).copied().unwrap_or_default();
+        let t = mine.saturating_add(theirs);
+        if theirs > mine {
             out.push(
                 Finding::new(
                     &rules::NFT_ORDER_THIRD_PARTY_CONSIDERATION,

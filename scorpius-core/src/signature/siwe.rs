@@ -44,15 +44,8 @@ impl SiweMessage {
             return None;
         }
         let address = lines.next()?.trim().to_owned();
-        let mut msg = SiweMessage {
-            domain,
-            scheme,
-            address,
-            uri: None,
-            chain_id: None,
-            nonce: None,
-            expiration_time: None,
-        };
+        let mut msg =
+            SiweMessage { domain, scheme, address, uri: None, chain_id: None, nonce: None, expiration_time: None };
         for line in lines {
             if let Some(v) = line.strip_prefix("URI: ") {
                 msg.uri = Some(v.trim().to_owned());

@@ -18,7 +18,7 @@ use crate::{
         is_unlimited,
         signatures::{self, DRAINER_FUNCTIONS},
     },
-    model::{DatasetRef, Finding, ScanKind, ScanReport},
+    model::{DatasetRef, Finding, ScanKind, ScanReport, ScanStatus, Subject},
     rules,
 };
 
@@ -37,9 +37,17 @@ pub fn analyze(tx: &TxInput, ctx: &Context) -> ScanReport {
         Some(to) => to.to_checksum(None),
         None => "contract creation".to_owned(),
     };
-    let subject = json!({ "transaction": tx, "call": root });
+    // A batch whose arguments decoded but whose nested calls were not (all) decoded hides
+    // calls the rules never saw: the findings are a lower bound.
+    let undecoded: Vec<String> = root
+        .walk()
+        .into_iter()
+        .filter(|c| !c.values.is_empty())
+        .filter_map(|c| c.decode_error.as_ref().map(|e| format!("{}: {e}", c.path)))
+        .collect();
+    let subject = Subject::transaction(tx.clone(), root);
     let (name, version) = signatures::DATASET;
-    ScanReport::new(
+    let mut report = ScanReport::new(
         ScanKind::Transaction,
         target,
         &ctx.chain,
@@ -48,16 +56,24 @@ pub fn analyze(tx: &TxInput, ctx: &Context) -> ScanReport {
         started_at,
         clock.elapsed(),
         vec![DatasetRef { name: name.to_owned(), version: version.to_owned() }],
-    )
+    );
+    if !undecoded.is_empty() {
+        report.status =
+            ScanStatus::Incomplete { reason: format!("nested calls not decoded: {}", undecoded.join("; ")) };
+    }
+    report
 }
 
 fn check_envelope(tx: &TxInput, ctx: &Context, out: &mut Vec<Finding>) {
     if tx.to.is_none() {
         out.push(
-            Finding::new(&rules::CONTRACT_CREATION, format!("Deploys a contract from {} bytes of creation code.", tx.data.len()))
-                .with("code_size", tx.data.len())
-                .with("value_wei", tx.value.to_string())
-                .at("call"),
+            Finding::new(
+                &rules::CONTRACT_CREATION,
+                format!("Deploys a contract from {} bytes of creation code.", tx.data.len()),
+            )
+            .with("code_size", tx.data.len())
+            .with("value_wei", tx.value.to_string())
+            .at("call"),
         );
     }
     match tx.chain_id {
@@ -70,8 +86,11 @@ fn check_envelope(tx: &TxInput, ctx: &Context, out: &mut Vec<Finding>) {
             .with("expected_chain_id", ctx.chain.id),
         ),
         None if tx.source == TxSource::Raw => out.push(
-            Finding::new(&rules::TX_NO_REPLAY_PROTECTION, "This legacy transaction was signed without a chain id (pre-EIP-155).")
-                .with("type", tx.tx_type.unwrap_or(0)),
+            Finding::new(
+                &rules::TX_NO_REPLAY_PROTECTION,
+                "This legacy transaction was signed without a chain id (pre-EIP-155).",
+            )
+            .with("type", tx.tx_type.unwrap_or(0)),
         ),
         _ => {}
     }
@@ -85,9 +104,12 @@ fn check_authorizations(tx: &TxInput, ctx: &Context, out: &mut Vec<Finding>) {
         let who = authority.clone().unwrap_or_else(|| "the signing account".to_owned());
         if a.address.is_zero() {
             out.push(
-                Finding::new(&rules::APPROVAL_REVOKE, format!("Authorization removes the EIP-7702 delegation of {who}."))
-                    .with("authority", authority.clone())
-                    .at(&path),
+                Finding::new(
+                    &rules::APPROVAL_REVOKE,
+                    format!("Authorization removes the EIP-7702 delegation of {who}."),
+                )
+                .with("authority", authority.clone())
+                .at(&path),
             );
         } else {
             out.push(
@@ -162,7 +184,7 @@ fn base(rule: &rules::Rule, call: &DecodedCall, message: String) -> Finding {
 }
 
 /// Spender/operator sanity shared by every approval-like call.
-fn check_spender(call: &DecodedCall, role: &str, spender: Address, out: &mut Vec<Finding>) {
+fn check_spender(call: &DecodedCall, role: &'static str, spender: Address, out: &mut Vec<Finding>) {
     if let Some(f) = spender_finding(role, spender) {
         let mut f = f.at(&call.path);
         if let Some(sig) = call.signature() {
@@ -195,7 +217,13 @@ fn check_call(call: &DecodedCall, ctx: &Context, out: &mut Vec<Finding>) {
                 base(
                     &rules::NATIVE_TRANSFER,
                     call,
-                    format!("Sends {} wei ({} {}) to {}.", call.value, format_units18(call.value), ctx.chain.native_symbol, call.to.unwrap_or_default()),
+                    format!(
+                        "Sends {} wei ({} {}) to {}.",
+                        call.value,
+                        format_units18(call.value),
+                        ctx.chain.native_symbol,
+                        call.to.unwrap_or_default()
+                    ),
                 )
                 .with("value_wei", call.value.to_string()),
             );
@@ -205,20 +233,31 @@ fn check_call(call: &DecodedCall, ctx: &Context, out: &mut Vec<Finding>) {
     let Some(sig) = call.signature() else {
         if let Some(sel) = call.selector {
             out.push(
-                base(&rules::UNKNOWN_SELECTOR, call, format!("Selector 0x{} is not in the signature table.", hex::encode(sel.as_slice())))
-                    .with("value_wei", call.value.to_string())
-                    .with("data_len", call.data_len),
+                base(
+                    &rules::UNKNOWN_SELECTOR,
+                    call,
+                    format!("Selector 0x{} is not in the signature table.", hex::encode(sel.as_slice())),
+                )
+                .with("value_wei", call.value.to_string())
+                .with("data_len", call.data_len),
             );
         } else if let Some(err) = &call.decode_error {
-            out.push(base(&rules::CALLDATA_MALFORMED, call, format!("The calldata could not be decoded: {err}.")).with("data_len", call.data_len));
+            out.push(
+                base(&rules::CALLDATA_MALFORMED, call, format!("The calldata could not be decoded: {err}."))
+                    .with("data_len", call.data_len),
+            );
         }
         return;
     };
     if call.decode_error.is_some() && call.values.is_empty() {
         // Known selector, arguments that do not decode: say so, apply nothing else.
         out.push(
-            base(&rules::CALLDATA_MALFORMED, call, format!("The calldata {}.", call.decode_error.as_deref().unwrap_or("does not decode")))
-                .with("data_len", call.data_len),
+            base(
+                &rules::CALLDATA_MALFORMED,
+                call,
+                format!("The calldata {}.", call.decode_error.as_deref().unwrap_or("does not decode")),
+            )
+            .with("data_len", call.data_len),
         );
         return;
     }
@@ -227,7 +266,11 @@ fn check_call(call: &DecodedCall, ctx: &Context, out: &mut Vec<Finding>) {
             base(
                 &rules::NATIVE_VALUE_DRAINER_SELECTOR,
                 call,
-                format!("Sends {} {} to `{sig}`, a function name drainer kits use as bait.", format_units18(call.value), ctx.chain.native_symbol),
+                format!(
+                    "Sends {} {} to `{sig}`, a function name drainer kits use as bait.",
+                    format_units18(call.value),
+                    ctx.chain.native_symbol
+                ),
             )
             .with("value_wei", call.value.to_string()),
         );
@@ -236,7 +279,10 @@ fn check_call(call: &DecodedCall, ctx: &Context, out: &mut Vec<Finding>) {
         "approve(address,uint256)" | "increaseAllowance(address,uint256)" => {
             let (Some(spender), Some(amount)) = (call.address_arg(0), call.uint_arg(1)) else { return };
             if amount.is_zero() && sig.starts_with("approve") {
-                out.push(base(&rules::APPROVAL_REVOKE, call, format!("Sets the allowance of {spender} to 0.")).with("spender", addr(spender)));
+                out.push(
+                    base(&rules::APPROVAL_REVOKE, call, format!("Sets the allowance of {spender} to 0."))
+                        .with("spender", addr(spender)),
+                );
                 return;
             }
             check_spender(call, "spender", spender, out);
@@ -260,7 +306,10 @@ fn check_call(call: &DecodedCall, ctx: &Context, out: &mut Vec<Finding>) {
         "setApprovalForAll(address,bool)" => {
             let (Some(operator), Some(approved)) = (call.address_arg(0), call.bool_arg(1)) else { return };
             if !approved {
-                out.push(base(&rules::APPROVAL_REVOKE, call, format!("Removes {operator} as operator.")).with("operator", addr(operator)));
+                out.push(
+                    base(&rules::APPROVAL_REVOKE, call, format!("Removes {operator} as operator."))
+                        .with("operator", addr(operator)),
+                );
                 return;
             }
             check_spender(call, "operator", operator, out);
@@ -268,7 +317,10 @@ fn check_call(call: &DecodedCall, ctx: &Context, out: &mut Vec<Finding>) {
                 base(
                     &rules::NFT_APPROVAL_FOR_ALL,
                     call,
-                    format!("Lets {operator} transfer every token of collection {} that the account owns.", call.to.unwrap_or_default()),
+                    format!(
+                        "Lets {operator} transfer every token of collection {} that the account owns.",
+                        call.to.unwrap_or_default()
+                    ),
                 )
                 .with("operator", addr(operator))
                 .with("approved", true),
@@ -282,9 +334,13 @@ fn check_call(call: &DecodedCall, ctx: &Context, out: &mut Vec<Finding>) {
             };
             if amount.is_zero() {
                 out.push(
-                    base(&rules::APPROVAL_REVOKE, call, format!("Sets the Permit2 allowance of {spender} for {token} to 0."))
-                        .with("token", addr(token))
-                        .with("spender", addr(spender)),
+                    base(
+                        &rules::APPROVAL_REVOKE,
+                        call,
+                        format!("Sets the Permit2 allowance of {spender} for {token} to 0."),
+                    )
+                    .with("token", addr(token))
+                    .with("spender", addr(spender)),
                 );
                 return;
             }
@@ -317,12 +373,18 @@ fn check_call(call: &DecodedCall, ctx: &Context, out: &mut Vec<Finding>) {
                 permit2_allowance(call, ctx, token, spender, amount, expiration, &path, out);
             }
         }
-        "transferOwnership(address)" | "swapOwner(address,address,address)" | "addOwnerWithThreshold(address,uint256)" => {
+        "transferOwnership(address)"
+        | "swapOwner(address,address,address)"
+        | "addOwnerWithThreshold(address,uint256)" => {
             let new_owner = if sig.starts_with("swapOwner") { call.address_arg(2) } else { call.address_arg(0) };
             let Some(new_owner) = new_owner else { return };
             out.push(
-                base(&rules::OWNERSHIP_TRANSFER, call, format!("Gives owner powers over {} to {new_owner}.", call.to.unwrap_or_default()))
-                    .with("new_owner", addr(new_owner)),
+                base(
+                    &rules::OWNERSHIP_TRANSFER,
+                    call,
+                    format!("Gives owner powers over {} to {new_owner}.", call.to.unwrap_or_default()),
+                )
+                .with("new_owner", addr(new_owner)),
             );
         }
         "renounceOwnership()" => out.push(base(
@@ -333,9 +395,13 @@ fn check_call(call: &DecodedCall, ctx: &Context, out: &mut Vec<Finding>) {
         "upgradeTo(address)" | "upgradeToAndCall(address,bytes)" => {
             let Some(implementation) = call.address_arg(0) else { return };
             out.push(
-                base(&rules::PROXY_UPGRADE, call, format!("Replaces the code of proxy {} with {implementation}.", call.to.unwrap_or_default()))
-                    .with("proxy", call.to.map(addr))
-                    .with("new_implementation", addr(implementation)),
+                base(
+                    &rules::PROXY_UPGRADE,
+                    call,
+                    format!("Replaces the code of proxy {} with {implementation}.", call.to.unwrap_or_default()),
+                )
+                .with("proxy", call.to.map(addr))
+                .with("new_implementation", addr(implementation)),
             );
         }
         "upgrade(address,address)" | "upgradeAndCall(address,address,bytes)" => {
@@ -354,9 +420,13 @@ fn check_call(call: &DecodedCall, ctx: &Context, out: &mut Vec<Finding>) {
             };
             let Some(admin) = admin else { return };
             out.push(
-                base(&rules::PROXY_ADMIN_CHANGE, call, format!("Gives the power to upgrade proxy {} to {admin}.", proxy.unwrap_or_default()))
-                    .with("proxy", proxy.map(addr))
-                    .with("new_admin", addr(admin)),
+                base(
+                    &rules::PROXY_ADMIN_CHANGE,
+                    call,
+                    format!("Gives the power to upgrade proxy {} to {admin}.", proxy.unwrap_or_default()),
+                )
+                .with("proxy", proxy.map(addr))
+                .with("new_admin", addr(admin)),
             );
         }
         _ => {}
@@ -376,12 +446,16 @@ fn permit2_allowance(
 ) {
     if is_unlimited(amount) {
         out.push(
-            base(&rules::PERMIT2_UNLIMITED_ALLOWANCE, call, format!("Permit2 lets {spender} spend an unlimited amount of {token}."))
-                .with("token", addr(token))
-                .with("spender", addr(spender))
-                .with("amount", amount.to_string())
-                .with("threshold", UNLIMITED_THRESHOLD.to_string())
-                .at(path),
+            base(
+                &rules::PERMIT2_UNLIMITED_ALLOWANCE,
+                call,
+                format!("Permit2 lets {spender} spend an unlimited amount of {token}."),
+            )
+            .with("token", addr(token))
+            .with("spender", addr(spender))
+            .with("amount", amount.to_string())
+            .with("threshold", UNLIMITED_THRESHOLD.to_string())
+            .at(path),
         );
     }
     if let Some(f) = long_expiration(&rules::PERMIT2_LONG_EXPIRATION, ctx, expiration, "expiration") {
@@ -393,4 +467,3 @@ fn permit2_allowance(
         );
     }
 }
-

@@ -176,7 +176,10 @@ impl TxInput {
                 .map(|(i, a)| json_authorization(&format!("{prefix}authorizationList[{i}]"), a))
                 .collect::<Result<_>>()?,
             Some(other) => {
-                return Err(Error::input(f("authorizationList"), format!("expected an array, got {}", json_type(other))));
+                return Err(Error::input(
+                    f("authorizationList"),
+                    format!("expected an array, got {}", json_type(other)),
+                ));
             }
         };
         let tx_type = u64_field("type")?
@@ -210,7 +213,9 @@ fn unwrap_request(root: &serde_json::Value) -> Result<(&serde_json::Map<String, 
         serde_json::Value::Object(o) => Ok((o, String::new())),
         serde_json::Value::Array(a) => match a.first() {
             Some(serde_json::Value::Object(tx)) => Ok((tx, "[0].".to_owned())),
-            _ => Err(Error::input("transaction JSON", "expected an array whose first element is the transaction object")),
+            _ => {
+                Err(Error::input("transaction JSON", "expected an array whose first element is the transaction object"))
+            }
         },
         other => Err(Error::input("transaction JSON", format!("expected an object, got {}", json_type(other)))),
     }
@@ -229,9 +234,10 @@ fn json_authorization(field: &str, v: &serde_json::Value) -> Result<Authorizatio
     let (authority, authority_error) = match (parity, o.get("r"), o.get("s")) {
         (Some(y), Some(r), Some(s)) => {
             let y = parse::json_quantity(&format!("{field}.yParity"), y)?;
-            let y = u8::try_from(y).ok().filter(|y| *y <= 1).ok_or_else(|| {
-                Error::input(format!("{field}.yParity"), "must be 0 or 1")
-            })?;
+            let y = u8::try_from(y)
+                .ok()
+                .filter(|y| *y <= 1)
+                .ok_or_else(|| Error::input(format!("{field}.yParity"), "must be 0 or 1"))?;
             let r = parse::json_quantity(&format!("{field}.r"), r)?;
             let s = parse::json_quantity(&format!("{field}.s"), s)?;
             let signed = SignedAuthorization::new_unchecked(inner, y, r, s);
@@ -244,4 +250,3 @@ fn json_authorization(field: &str, v: &serde_json::Value) -> Result<Authorizatio
     };
     Ok(Authorization { chain_id, address, nonce, authority, authority_error })
 }
-

@@ -63,8 +63,7 @@ pub struct Settings {
 impl CommonArgs {
     /// Resolves configuration layers with these flags on top.
     pub fn settings(&self, global: &GlobalArgs, origin: Option<String>) -> Result<Settings> {
-        let flags =
-            FlagOverrides { chain: self.chain.clone(), format: self.format, fail_on: self.fail_on };
+        let flags = FlagOverrides { chain: self.chain.clone(), format: self.format, fail_on: self.fail_on };
         let resolved = Resolved::load(&Sources::discover(global.config.as_deref()), flags)?;
         let chain: Chain = resolved.chain()?;
         let mut ctx = Context::new(chain);
@@ -81,7 +80,7 @@ impl CommonArgs {
 pub fn finish(report: &ScanReport, settings: &Settings, common: &CommonArgs) -> Result<u8> {
     tracing::info!(scan_id = %report.scan_id, findings = report.findings.len(), risk = report.risk.score, "scan finished");
     let text = match settings.format {
-        Format::Json => serde_json::to_string_pretty(report)?,
+        Format::Json => scorpius_core::report::to_json(report),
         Format::Table => render::report(report),
     };
     output::emit(&text, common.output.as_ref())?;

@@ -1,0 +1,12 @@
+//! Integration tests of the `scorpius` binary: every test runs the real executable in an
+//! isolated environment (see [`common::Env`]) and checks its stdout, stderr and exit code.
+
+mod common;
+mod config;
+mod exit_codes;
+mod formats;
+mod rules;
+mod scan_signature;
+mod scan_tx;
+mod snapshots;
+mod streams;
