@@ -49,3 +49,27 @@ pub fn load_index() -> Result<Arc<IntelIndex>> {
     tracing::debug!(addresses = index.address_count(), elapsed_ms = t.elapsed().as_secs_f64() * 1e3, "intel loaded");
     Ok(Arc::new(index))
 }
+
+/// The phishing-domain index: bundled lists plus the user's imported domain datasets.
+pub fn load_domains() -> Result<Arc<scorpius_core::intel::domain::DomainIndex>> {
+    let t = Instant::now();
+    let mut extra = Vec::new();
+    if let Some(store) = existing_store()? {
+        let entries = store.entries(None)?;
+        for info in store.datasets()? {
+            let mine: Vec<_> = entries
+                .iter()
+                .filter(|(d, e)| {
+                    *d == info.name && e.kind == scorpius_core::intel::EntryKind::Domain && e.labels.any_malicious()
+                })
+                .map(|(_, e)| e)
+                .collect();
+            if !mine.is_empty() {
+                extra.push((scorpius_core::intel::store::to_tsv(mine), info.as_ref()));
+            }
+        }
+    }
+    let index = bundled::domain_index(&extra)?;
+    tracing::debug!(elapsed_ms = t.elapsed().as_secs_f64() * 1e3, "domain lists loaded");
+    Ok(Arc::new(index))
+}

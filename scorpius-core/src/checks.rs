@@ -93,9 +93,8 @@ mod tests {
     #[test]
     fn expiration_horizon() {
         let ctx = Context {
-            chain: Chain::ethereum(),
             now: OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap(),
-            origin: None,
+            ..Context::new(Chain::ethereum())
         };
         let r = &rules::PERMIT_LONG_DEADLINE;
         assert!(long_expiration(r, &ctx, U256::from(1_700_000_000u64 + 86_400 * 30), "deadline").is_none());

@@ -101,6 +101,7 @@ pub fn run(cmd: IntelCommand) -> Result<u8> {
 
 fn all_datasets() -> Result<Vec<DatasetInfo>> {
     let mut all = scorpius_core::intel::bundled::datasets().to_vec();
+    all.push(scorpius_core::intel::bundled::corrections_dataset());
     if let Some(store) = crate::intel::existing_store()? {
         all.extend(store.datasets()?);
     }
@@ -139,13 +140,13 @@ fn status(format: Option<Format>) -> Result<u8> {
 fn lookup(value: &str, chain: &str, format: Option<Format>) -> Result<u8> {
     let chain: Chain = chain.parse()?;
     let v = value.trim();
-    let is_address = v.len() == 42 && v.starts_with("0x");
+    let is_address = v.len() > 2 && v.starts_with("0x") && v[2..].bytes().all(|b| b.is_ascii_hexdigit());
     let mut hits = Vec::new();
     if is_address {
         let address = scorpius_core::evm::parse::address("value", v)?;
         let index = crate::intel::load_index()?;
         for r in index.lookup(chain.id, &address) {
-            let ds = index.dataset(r);
+            let ds = index.dataset(&r);
             hits.push(serde_json::json!({
                 "value": address.to_checksum(None),
                 "kind": "address",
@@ -250,7 +251,7 @@ fn import(
     {
         return Err(exit::usage(format!("--source `{source}`: use lowercase letters, digits, `-` and `.`")));
     }
-    if scorpius_core::intel::bundled::datasets().iter().any(|d| d.name == source) {
+    if all_datasets()?.iter().any(|d| d.bundled && d.name == source) {
         return Err(exit::usage(format!("--source `{source}` is a bundled dataset; pick another name")));
     }
     let bytes = std::fs::read(file).map_err(|e| exit::usage(format!("{}: {e}", file.display())))?;

@@ -4,7 +4,9 @@
 //! Isolation: HOME and XDG_CONFIG_HOME point into a fresh temporary directory, the working
 //! directory is another directory inside it, and every `SCORPIUS_*` variable and `RUST_LOG` is
 //! removed, so nothing from the developer's machine (a user config file, a `scorpius.toml`, an
-//! exported variable) can change a result.
+//! exported variable) can change a result. SCORPIUS_DATA_DIR is then set to a third directory
+//! inside it, so that each test has its own (initially absent) intel store and never reads or
+//! writes the developer's.
 
 use std::{
     ffi::OsStr,
@@ -137,8 +139,9 @@ Nonce: 32891756
 Issued At: 2021-09-30T16:25:24Z
 ";
 
-/// A fresh, isolated environment: `<tmp>/home` (HOME), `<tmp>/xdg` (XDG_CONFIG_HOME) and
-/// `<tmp>/work` (the working directory). Dropped at the end of the test.
+/// A fresh, isolated environment: `<tmp>/home` (HOME), `<tmp>/xdg` (XDG_CONFIG_HOME),
+/// `<tmp>/work` (the working directory) and `<tmp>/data` (SCORPIUS_DATA_DIR, where the intel
+/// store lives; not created, so the binary must create it). Dropped at the end of the test.
 #[derive(Debug)]
 pub struct Env {
     root: TempDir,
@@ -161,6 +164,11 @@ impl Env {
     /// The working directory the binary runs in.
     pub fn work(&self) -> PathBuf {
         self.root.path().join("work")
+    }
+
+    /// The data directory (SCORPIUS_DATA_DIR) the binary keeps its intel store in.
+    pub fn data_dir(&self) -> PathBuf {
+        self.root.path().join("data")
     }
 
     /// Where the user configuration file lives for this environment.
@@ -197,6 +205,8 @@ impl Env {
                 c.env_remove(&k);
             }
         }
+        // After the removal: a per-test intel store, never the developer's.
+        c.env("SCORPIUS_DATA_DIR", self.data_dir());
         c
     }
 

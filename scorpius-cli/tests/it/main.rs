@@ -5,6 +5,7 @@ mod common;
 mod config;
 mod exit_codes;
 mod formats;
+mod intel;
 mod rules;
 mod scan_signature;
 mod scan_tx;

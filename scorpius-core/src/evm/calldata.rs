@@ -2,10 +2,10 @@
 //! batching wrappers (Multicall3, router `multicall`, Safe `multiSend` and `execTransaction`,
 //! `upgradeToAndCall`) so that rules see every call that will really run.
 
-use alloy_dyn_abi::{DynSolValue, JsonAbiExt};
+use alloy_dyn_abi::DynSolValue;
 use alloy_json_abi::Param;
 use alloy_primitives::{Address, Selector, U256};
-use serde::Serialize;
+use serde::{Serialize, Serializer, ser::SerializeStruct};
 
 use super::signatures::{self, Entry};
 
@@ -36,45 +36,115 @@ pub struct Argument {
 }
 
 /// A call and everything nested in it.
-#[derive(Debug, Clone, Serialize)]
+///
+/// Its JSON form (see the [`Serialize`] impl) has the fields `path`, `to`, `value`,
+/// `operation`, `selector`, `function`, `arguments`, `calls` (omitted when empty), `data_len`
+/// and `decode_error` (omitted when `None`). `arguments` is rendered from [`Self::values`] only
+/// when the call is serialised (or [`Self::arguments`] is called), so decoding stays cheap.
+#[derive(Debug, Clone)]
 pub struct DecodedCall {
     /// Where this call sits: `call`, `call.calls[0]`, `call.calls[0].calls[3]`.
     pub path: String,
     /// The callee (`None` for contract creation).
-    #[serde(serialize_with = "super::ser::opt_address")]
     pub to: Option<Address>,
     /// Native value in wei.
-    #[serde(serialize_with = "super::ser::u256")]
     pub value: U256,
     /// CALL or DELEGATECALL.
     pub operation: Operation,
     /// The 4-byte selector, when the calldata has one.
-    #[serde(serialize_with = "super::ser::opt_selector")]
     pub selector: Option<Selector>,
     /// Canonical signature when the selector is in the table.
     pub function: Option<String>,
-    /// Decoded arguments with names.
-    pub arguments: Vec<Argument>,
     /// Calls this one makes on the user's behalf (batch entries).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub calls: Vec<DecodedCall>,
     /// Length of the calldata in bytes.
     pub data_len: usize,
     /// Why the calldata could not be (fully) decoded, if it could not.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub decode_error: Option<String>,
-    /// The table entry the selector matched.
-    #[serde(skip)]
+    /// The table entry the selector matched (not serialised).
     pub entry: Option<&'static Entry>,
-    /// Decoded argument values, for the rules.
-    #[serde(skip)]
+    /// Decoded argument values, for the rules (not serialised; see [`Self::arguments`]).
     pub values: Vec<DynSolValue>,
+}
+
+impl Serialize for DecodedCall {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let has_calls = !self.calls.is_empty();
+        let has_error = self.decode_error.is_some();
+        let len = 8 + usize::from(has_calls) + usize::from(has_error);
+        let mut st = s.serialize_struct("DecodedCall", len)?;
+        st.serialize_field("path", &self.path)?;
+        st.serialize_field("to", &OptAddress(self.to))?;
+        st.serialize_field("value", &Decimal(&self.value))?;
+        st.serialize_field("operation", &self.operation)?;
+        st.serialize_field("selector", &OptSelector(self.selector))?;
+        st.serialize_field("function", &self.function)?;
+        st.serialize_field("arguments", &self.arguments())?;
+        if has_calls {
+            st.serialize_field("calls", &self.calls)?;
+        } else {
+            st.skip_field("calls")?;
+        }
+        st.serialize_field("data_len", &self.data_len)?;
+        if has_error {
+            st.serialize_field("decode_error", &self.decode_error)?;
+        } else {
+            st.skip_field("decode_error")?;
+        }
+        st.end()
+    }
+}
+
+/// `to`, checksummed (see [`super::ser::opt_address`]).
+struct OptAddress(Option<Address>);
+
+impl Serialize for OptAddress {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        super::ser::opt_address(&self.0, s)
+    }
+}
+
+/// `value` as a decimal string (see [`super::ser::u256`]).
+struct Decimal<'a>(&'a U256);
+
+impl Serialize for Decimal<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        super::ser::u256(self.0, s)
+    }
+}
+
+/// `selector` as 0x hex (see [`super::ser::opt_selector`]).
+struct OptSelector(Option<Selector>);
+
+impl Serialize for OptSelector {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        super::ser::opt_selector(&self.0, s)
+    }
 }
 
 impl DecodedCall {
     /// Canonical signature, if known.
     pub fn signature(&self) -> Option<&str> {
         self.entry.map(|e| e.signature.as_str())
+    }
+
+    /// The decoded arguments with names and types, values rendered as JSON (see
+    /// [`Argument::value`]); empty when the selector is unknown or the arguments did not
+    /// decode. Rendered on each call: rules should read [`Self::values`] instead.
+    pub fn arguments(&self) -> Vec<Argument> {
+        let Some(entry) = self.entry else { return Vec::new() };
+        entry
+            .function
+            .inputs
+            .iter()
+            .zip(&self.values)
+            .enumerate()
+            .map(|(i, (p, v))| Argument {
+                name: if p.name.is_empty() { format!("arg{i}") } else { p.name.clone() },
+                ty: p.selector_type().into_owned(),
+                value: value_json(v, Some(p)),
+            })
+            .collect()
     }
 
     /// This call and all nested calls, depth first.
@@ -127,7 +197,6 @@ fn decode_at(
         operation,
         selector: None,
         function: None,
-        arguments: Vec::new(),
         calls: Vec::new(),
         data_len: data.len(),
         decode_error: None,
@@ -149,22 +218,8 @@ fn decode_at(
     };
     call.entry = Some(entry);
     call.function = Some(entry.signature.clone());
-    match entry.function.abi_decode_input(&data[4..]) {
-        Ok(values) => {
-            call.arguments = entry
-                .function
-                .inputs
-                .iter()
-                .zip(&values)
-                .enumerate()
-                .map(|(i, (p, v))| Argument {
-                    name: if p.name.is_empty() { format!("arg{i}") } else { p.name.clone() },
-                    ty: p.selector_type().into_owned(),
-                    value: value_json(v, Some(p)),
-                })
-                .collect();
-            call.values = values;
-        }
+    match entry.decode_input(&data[4..]) {
+        Ok(values) => call.values = values,
         Err(e) => {
             call.decode_error = Some(format!("arguments do not match {}: {e}", entry.signature));
             return call;
@@ -176,53 +231,84 @@ fn decode_at(
         }
         return call;
     }
-    match nested_targets(&call) {
+    // The nested calldata is borrowed from `call.values`: decode the children first, then
+    // attach them once that borrow has ended.
+    let (calls, decode_error) = match nested_targets(&call) {
         Some(Ok(inner)) => {
             let total = inner.len();
+            let mut calls = Vec::new();
+            let mut error = None;
             for (i, n) in inner.into_iter().enumerate() {
                 let Some(left) = budget.checked_sub(n.data.len()) else {
-                    call.decode_error =
+                    error =
                         Some(format!("nested calls reuse the same bytes; decoding stopped after {i} of {total} calls"));
                     break;
                 };
                 *budget = left;
-                let path = format!("{}.calls[{i}]", call.path);
-                call.calls.push(decode_at(path, Some(n.to), n.value, n.operation, &n.data, depth + 1, budget));
+                let path = child_path(&call.path, i);
+                calls.push(decode_at(path, Some(n.to), n.value, n.operation, n.data, depth + 1, budget));
             }
+            (calls, error)
         }
-        Some(Err(e)) => call.decode_error = Some(e),
-        None => {}
-    }
+        Some(Err(e)) => (Vec::new(), Some(e)),
+        None => (Vec::new(), None),
+    };
+    call.calls = calls;
+    call.decode_error = decode_error;
     call
 }
 
+/// `{parent}.calls[{i}]`, built without the formatting machinery (one per nested call).
+fn child_path(parent: &str, i: usize) -> String {
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    let mut n = i;
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let digits = &digits[start..];
+    let mut path = String::with_capacity(parent.len() + ".calls[]".len() + digits.len());
+    path.push_str(parent);
+    path.push_str(".calls[");
+    path.extend(digits.iter().map(|&d| char::from(d)));
+    path.push(']');
+    path
+}
+
+/// A call a batching function makes; its calldata is borrowed from the batch's decoded values.
 #[derive(Debug)]
-struct Nested {
+struct Nested<'a> {
     to: Address,
     value: U256,
     operation: Operation,
-    data: Vec<u8>,
+    data: &'a [u8],
 }
 
 /// The calls a batching function makes, or `None` when the function does not batch.
-fn nested_targets(call: &DecodedCall) -> Option<Result<Vec<Nested>, String>> {
+fn nested_targets(call: &DecodedCall) -> Option<Result<Vec<Nested<'_>>, String>> {
     let sig = call.signature()?;
     let this = call.to?;
     let v = &call.values;
     let tuples = |i: usize| v.get(i).and_then(DynSolValue::as_array).unwrap_or(&[]);
-    let field = |t: &DynSolValue, i: usize| t.as_tuple().and_then(|f| f.get(i)).cloned();
-    let simple = |t: &DynSolValue, to_i: usize, value_i: Option<usize>, data_i: usize| -> Option<Nested> {
+    /// A `(address, [bool,] [uint256,] bytes)` batch entry.
+    fn simple(t: &DynSolValue, to_i: usize, value_i: Option<usize>, data_i: usize) -> Option<Nested<'_>> {
+        let f = t.as_tuple()?;
         Some(Nested {
-            to: field(t, to_i)?.as_address()?,
+            to: f.get(to_i)?.as_address()?,
             value: match value_i {
-                Some(i) => field(t, i)?.as_uint()?.0,
+                Some(i) => f.get(i)?.as_uint()?.0,
                 None => U256::ZERO,
             },
             operation: Operation::Call,
-            data: field(t, data_i)?.as_bytes()?.to_vec(),
+            data: f.get(data_i)?.as_bytes()?,
         })
-    };
-    let out: Vec<Nested> = match sig {
+    }
+    let out: Vec<Nested<'_>> = match sig {
         "aggregate((address,bytes)[])" | "blockAndAggregate((address,bytes)[])" => {
             tuples(0).iter().filter_map(|t| simple(t, 0, None, 1)).collect()
         }
@@ -237,7 +323,7 @@ fn nested_targets(call: &DecodedCall) -> Option<Result<Vec<Nested>, String>> {
             let arr = v.last().and_then(DynSolValue::as_array).unwrap_or(&[]);
             arr.iter()
                 .filter_map(|b| b.as_bytes())
-                .map(|d| Nested { to: this, value: U256::ZERO, operation: Operation::Call, data: d.to_vec() })
+                .map(|data| Nested { to: this, value: U256::ZERO, operation: Operation::Call, data })
                 .collect()
         }
         "multiSend(bytes)" => {
@@ -252,14 +338,14 @@ fn nested_targets(call: &DecodedCall) -> Option<Result<Vec<Nested>, String>> {
             };
             let operation =
                 if call.uint_arg(3) == Some(U256::from(1)) { Operation::Delegatecall } else { Operation::Call };
-            vec![Nested { to, value, operation, data: data.to_vec() }]
+            vec![Nested { to, value, operation, data }]
         }
         "upgradeToAndCall(address,bytes)" => {
             let data = v.get(1).and_then(DynSolValue::as_bytes)?;
             if data.is_empty() {
                 return None;
             }
-            vec![Nested { to: this, value: U256::ZERO, operation: Operation::Call, data: data.to_vec() }]
+            vec![Nested { to: this, value: U256::ZERO, operation: Operation::Call, data }]
         }
         "upgradeAndCall(address,address,bytes)" => {
             let proxy = call.address_arg(0)?;
@@ -267,7 +353,7 @@ fn nested_targets(call: &DecodedCall) -> Option<Result<Vec<Nested>, String>> {
             if data.is_empty() {
                 return None;
             }
-            vec![Nested { to: proxy, value: call.value, operation: Operation::Call, data: data.to_vec() }]
+            vec![Nested { to: proxy, value: call.value, operation: Operation::Call, data }]
         }
         _ => return None,
     };
@@ -276,7 +362,7 @@ fn nested_targets(call: &DecodedCall) -> Option<Result<Vec<Nested>, String>> {
 
 /// Parses Safe's packed `multiSend` encoding: `operation (1) | to (20) | value (32) |
 /// dataLength (32) | data`, repeated.
-fn parse_multisend(mut b: &[u8]) -> Result<Vec<Nested>, String> {
+fn parse_multisend(mut b: &[u8]) -> Result<Vec<Nested<'_>>, String> {
     let total = b.len();
     let mut out = Vec::new();
     while !b.is_empty() {
@@ -295,7 +381,7 @@ fn parse_multisend(mut b: &[u8]) -> Result<Vec<Nested>, String> {
         let len = usize::try_from(len).ok().filter(|&l| l <= b.len() - 85).ok_or_else(|| {
             format!("multiSend entry at byte {at} declares {len} data bytes but only {} remain", b.len() - 85)
         })?;
-        out.push(Nested { to, value, operation, data: b[85..85 + len].to_vec() });
+        out.push(Nested { to, value, operation, data: &b[85..85 + len] });
         b = &b[85 + len..];
     }
     Ok(out)
@@ -342,8 +428,9 @@ mod tests {
         );
         let c = decode(Some(address!("a0b86991c6218b36c1d19d4a2e9eb0ce3606eb48")), U256::ZERO, &data);
         assert_eq!(c.function.as_deref(), Some("approve(address,uint256)"));
-        assert_eq!(c.arguments[0].name, "spender");
-        assert_eq!(c.arguments[0].value, "0x000000000022D473030F116dDEE9F6B43aC78BA3");
+        let args = c.arguments();
+        assert_eq!(args[0].name, "spender");
+        assert_eq!(args[0].value, "0x000000000022D473030F116dDEE9F6B43aC78BA3");
         assert_eq!(c.uint_arg(1), Some(U256::MAX));
         assert!(c.decode_error.is_none());
     }
@@ -354,6 +441,13 @@ mod tests {
         assert!(c.decode_error.unwrap().contains("shorter than a 4-byte selector"));
         let c = decode(Some(Address::ZERO), U256::ZERO, &hex!("095ea7b30000"));
         assert!(c.decode_error.unwrap().contains("approve(address,uint256)"));
+    }
+
+    #[test]
+    fn child_paths() {
+        for i in [0, 7, 10, 99, 12345, usize::MAX] {
+            assert_eq!(child_path("call.calls[3]", i), format!("call.calls[3].calls[{i}]"));
+        }
     }
 
     #[test]

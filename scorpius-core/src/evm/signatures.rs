@@ -1,10 +1,15 @@
 //! The built-in table of well-known function signatures, with parameter names, used to decode
 //! calldata and to name selectors. The table is versioned as the `builtin-signatures` dataset.
 
-use std::{collections::HashMap, sync::OnceLock};
+use std::{
+    collections::HashMap,
+    hash::{BuildHasherDefault, Hasher},
+    sync::OnceLock,
+};
 
+use alloy_dyn_abi::{DynSolType, DynSolValue, DynToken, JsonAbiExt, Specifier};
 use alloy_json_abi::{Function, Param, StateMutability};
-use alloy_primitives::Selector;
+use alloy_primitives::{B256, Selector};
 
 /// Name and version of this table as recorded in scan reports.
 pub const DATASET: (&str, &str) = ("builtin-signatures", "2026.11.1");
@@ -125,19 +130,110 @@ pub struct Entry {
     pub signature: String,
     /// Its 4-byte selector.
     pub selector: Selector,
+    /// The parameter types, resolved once.
+    inputs: Inputs,
 }
 
-fn table() -> &'static HashMap<Selector, Entry> {
-    static TABLE: OnceLock<HashMap<Selector, Entry>> = OnceLock::new();
+/// How an entry's arguments decode.
+#[derive(Debug)]
+enum Inputs {
+    /// Every parameter is one ABI word (address, bool, intN, uintN, bytesN, function).
+    Words(Vec<DynSolType>),
+    /// Any other parameter list, as one tuple type.
+    Tuple(DynSolType),
+    /// A parameter is zero-sized (or does not resolve): alloy's per-parameter path.
+    Alloy,
+}
+
+impl Entry {
+    fn new(function: Function) -> Self {
+        let signature = function.signature();
+        let selector = function.selector();
+        let types: Option<Vec<DynSolType>> =
+            function.inputs.iter().map(|p| p.resolve().ok().filter(|ty| !ty.is_zst())).collect();
+        let inputs = match types {
+            Some(types) if types.iter().all(is_word) => Inputs::Words(types),
+            Some(types) => Inputs::Tuple(DynSolType::Tuple(types)),
+            None => Inputs::Alloy,
+        };
+        Entry { function, signature, selector, inputs }
+    }
+
+    /// Decodes the arguments (the calldata after the selector): the same values, and the same
+    /// errors, as `self.function.abi_decode_input(data)`, without parsing the parameter types
+    /// again on every call.
+    ///
+    /// alloy decodes the parameters one after the other from one decoder, checking before each
+    /// that at least its minimum number of words remains, and fails only on those checks or
+    /// inside a parameter. Here:
+    /// - one-word parameters are read straight from their words once the data holds them all
+    ///   (alloy's path only copies each word and detokenizes it, as done here);
+    /// - other lists decode as one tuple, which checks the sum of the minimums up front. When
+    ///   that passes, every per-parameter check passes too (a parameter's head never exceeds
+    ///   its minimum) and alloy runs the same steps on the same decoder.
+    ///
+    /// When the data is shorter than those checks need, alloy's own path runs, so that the
+    /// error is the same.
+    pub fn decode_input(&self, data: &[u8]) -> Result<Vec<DynSolValue>, alloy_dyn_abi::Error> {
+        match &self.inputs {
+            Inputs::Words(types) if data.len() / 32 >= types.len() => types
+                .iter()
+                .zip(data.chunks_exact(32))
+                .map(|(ty, word)| ty.detokenize(DynToken::Word(B256::from_slice(word))))
+                .collect(),
+            Inputs::Tuple(ty) if data.len() / 32 >= ty.minimum_words() => match ty.abi_decode_sequence(data)? {
+                DynSolValue::Tuple(values) => Ok(values),
+                // A tuple type decodes to a tuple value; anything else would be an alloy bug.
+                _ => self.function.abi_decode_input(data),
+            },
+            _ => self.function.abi_decode_input(data),
+        }
+    }
+}
+
+/// Whether values of `ty` are encoded in exactly one word, with no offsets.
+fn is_word(ty: &DynSolType) -> bool {
+    matches!(
+        ty,
+        DynSolType::Address
+            | DynSolType::Function
+            | DynSolType::Bool
+            | DynSolType::FixedBytes(_)
+            | DynSolType::Int(_)
+            | DynSolType::Uint(_)
+    )
+}
+
+/// Hashes a selector, which is already uniformly distributed (a keccak prefix), with a
+/// multiply instead of SipHash. Only the fixed table is stored, so there is nothing for an
+/// attacker to flood.
+#[derive(Debug, Default)]
+struct SelectorHasher(u64);
+
+impl Hasher for SelectorHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    }
+}
+
+type Table = HashMap<Selector, Entry, BuildHasherDefault<SelectorHasher>>;
+
+fn table() -> &'static Table {
+    static TABLE: OnceLock<Table> = OnceLock::new();
     TABLE.get_or_init(|| {
-        let mut map = HashMap::with_capacity(SIGNATURES.len());
+        let mut map = Table::with_capacity_and_hasher(SIGNATURES.len(), BuildHasherDefault::default());
         for human in SIGNATURES {
             // The table is a compile-time constant covered by a unit test, so a parse failure
             // here is a bug in this file, not bad input.
             let function = parse_named(human).expect("built-in signature table entry parses");
-            let signature = function.signature();
-            let selector = function.selector();
-            map.entry(selector).or_insert(Entry { function, signature, selector });
+            let entry = Entry::new(function);
+            map.entry(entry.selector).or_insert(entry);
         }
         map
     })
@@ -254,5 +350,44 @@ mod tests {
         for d in DRAINER_FUNCTIONS {
             assert!(table().values().any(|e| e.signature == *d), "{d} missing from the table");
         }
+    }
+
+    #[test]
+    fn decode_input_matches_alloy() {
+        // Words that look like offsets and lengths, and noise; every length from empty up.
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut kinds = (0, 0, 0);
+        for entry in table().values() {
+            match entry.inputs {
+                Inputs::Words(_) => kinds.0 += 1,
+                Inputs::Tuple(_) => kinds.1 += 1,
+                Inputs::Alloy => kinds.2 += 1,
+            }
+            for _ in 0..300 {
+                let mut data = Vec::new();
+                for _ in 0..next() % 14 {
+                    let word = match next() % 4 {
+                        0 | 1 => alloy_primitives::U256::from(next() % 512),
+                        2 => alloy_primitives::U256::MAX,
+                        _ => alloy_primitives::U256::from_limbs([next(), next(), next(), next()]),
+                    };
+                    data.extend(word.to_be_bytes::<32>());
+                }
+                for _ in 0..next() % 40 {
+                    data.push(next() as u8);
+                }
+                let fast = entry.decode_input(&data).map_err(|e| e.to_string());
+                let alloy = entry.function.abi_decode_input(&data).map_err(|e| e.to_string());
+                assert_eq!(fast, alloy, "{} on 0x{}", entry.signature, hex::encode(&data));
+            }
+        }
+        // Both fast paths are exercised (and nothing in the table needs the fallback).
+        assert!(kinds.0 > 10 && kinds.1 > 10 && kinds.2 == 0, "{kinds:?}");
     }
 }

@@ -77,9 +77,58 @@ pub fn text(name: &str) -> Option<&'static str> {
     FILES.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
 }
 
+/// Forta's scam-detector false-positive list (chain, address, note): addresses that were
+/// wrongly flagged. Loaded as corrections with the `false-positive` label.
+const FORTA_FP: &str = include_str!("../../data/intel/fp/forta-scam-detector-fp.tsv");
+
+/// Metadata of the corrections dataset.
+pub fn corrections_dataset() -> DatasetInfo {
+    DatasetInfo {
+        name: "forta-scam-detector-fp".to_owned(),
+        version: "2025-08".to_owned(),
+        source: "forta-network/starter-kits scam_detector_fp_list.csv".to_owned(),
+        licence: "MIT".to_owned(),
+        row_count: FORTA_FP.lines().skip(1).filter(|l| !l.trim().is_empty()).count(),
+        sha256: String::new(),
+        bundled: true,
+        imported_at: None,
+    }
+}
+
+/// The corrections as intel rows.
+fn corrections() -> Vec<super::Entry> {
+    let mut labels = super::Labels::default();
+    labels.insert(super::Label::FalsePositive);
+    FORTA_FP
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let mut cols = line.split('\t');
+            let chain = cols.next()?.trim().parse::<u64>().ok()?;
+            let value = cols.next()?.trim().to_ascii_lowercase();
+            let note = cols.next().unwrap_or("").trim().to_owned();
+            (value.len() == 42).then(|| super::Entry {
+                kind: super::EntryKind::Address,
+                chain: Some(chain),
+                value,
+                labels,
+                confidence: 1.0,
+                first_seen: None,
+                last_seen: None,
+                delisted_at: None,
+                name: note,
+                reference: "scam_detector_fp_list.csv".to_owned(),
+            })
+        })
+        .collect()
+}
+
 /// The bundled address index (built once per process, on first use).
 pub fn address_index() -> IntelIndex {
     let mut index = IntelIndex::new();
+    let fixes = corrections();
+    // Corrections first, so `intel status` lists them with the other bundled data.
+    index.add_rows(&corrections_dataset(), fixes.iter().map(super::Entry::as_row)).expect("bundled corrections load");
     for info in datasets() {
         let text = text(&info.name).unwrap_or_default();
         if !text.lines().nth(1).is_some_and(|l| l.starts_with("address\t")) {
@@ -89,6 +138,34 @@ pub fn address_index() -> IntelIndex {
         index.add_tsv(info.clone(), text).expect("bundled intel dataset parses");
     }
     index
+}
+
+/// The phishing-domain index from the bundled deny, allow and protected lists, plus `extra`
+/// deny lists (intel TSV text of user datasets, with their dataset name and version).
+pub fn domain_index(extra: &[(String, crate::model::DatasetRef)]) -> Result<super::domain::DomainIndex, crate::Error> {
+    use super::domain::{DomainIndex, TsvList};
+    let refs: Vec<(&str, crate::model::DatasetRef)> =
+        datasets().iter().map(|d| (d.name.as_str(), d.as_ref())).collect();
+    let list = |name: &str| -> Option<TsvList<'_>> {
+        let (_, ds) = refs.iter().find(|(n, _)| *n == name)?;
+        Some(TsvList { text: text(name)?, dataset: ds })
+    };
+    let mut deny: Vec<TsvList<'_>> =
+        ["polkadot-phishing", "metamask-phishing-deny"].into_iter().filter_map(list).collect();
+    deny.extend(extra.iter().map(|(t, ds)| TsvList { text: t, dataset: ds }));
+    let allow: Vec<TsvList<'_>> = list("metamask-phishing-allow").into_iter().collect();
+    let protected: Vec<TsvList<'_>> = list("metamask-fuzzylist").into_iter().collect();
+    DomainIndex::from_tsv(&deny, &allow, &protected)
+}
+
+/// Well-known tokens on `chain` (the bundled MetaMask token list covers Ethereum mainnet).
+pub fn known_tokens(chain: u64) -> Result<super::poisoning::KnownTokens, crate::Error> {
+    let info = datasets().iter().find(|d| d.name == "metamask-tokenlist");
+    let tokens = super::poisoning::KnownTokens::from_tsv(text("metamask-tokenlist").unwrap_or_default(), chain)?;
+    Ok(match info {
+        Some(i) => tokens.with_dataset(i.name.clone(), i.version.clone()),
+        None => tokens,
+    })
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! It holds the bundled datasets (parsed zero-copy from the embedded TSVs) and any user
 //! datasets the caller adds (loaded from the local intel store).
 
-use std::{borrow::Cow, collections::HashMap};
+use std::collections::HashMap;
 
 use alloy_primitives::Address;
 use serde::Serialize;
@@ -40,8 +40,9 @@ impl DatasetInfo {
 }
 
 /// One labelled record of an address (an address can have several, from several datasets).
+/// Strings borrow from the embedded dataset text or from the index's owned entries.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Record {
+pub struct Record<'a> {
     /// Index into [`IntelIndex::datasets`].
     pub dataset: u16,
     /// Chain id the label applies to, `None` for every chain.
@@ -51,20 +52,62 @@ pub struct Record {
     /// 0.0–1.0.
     pub confidence: f32,
     /// ISO date first seen or listed.
-    pub first_seen: Option<Cow<'static, str>>,
+    pub first_seen: Option<&'a str>,
     /// ISO date delisted, if delisted.
-    pub delisted_at: Option<Cow<'static, str>>,
+    pub delisted_at: Option<&'a str>,
     /// Entity name.
-    pub name: Cow<'static, str>,
+    pub name: &'a str,
     /// Source reference.
-    pub reference: Cow<'static, str>,
+    pub reference: &'a str,
+}
+
+/// Where a record's data is: a line of embedded (`'static`) TSV, parsed only when the address
+/// is looked up, or an owned entry (user imports).
+#[derive(Debug, Clone, Copy)]
+enum Source {
+    Line(&'static str),
+    Owned(u32),
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    dataset: u16,
+    chain: Option<u64>,
+    source: Source,
 }
 
 /// The index. Cheap to query from many threads (`&self` only).
+///
+/// Loading only hashes addresses (and reads their chain column); the rest of a row is parsed
+/// when that address is looked up, which on the hot path is rare.
 #[derive(Debug, Default)]
 pub struct IntelIndex {
     datasets: Vec<DatasetInfo>,
-    addresses: HashMap<Address, Vec<Record>, FastHash>,
+    addresses: HashMap<Address, SmallSlots, FastHash>,
+    owned: Vec<super::Entry>,
+}
+
+/// Most addresses have one record; keep that one inline.
+#[derive(Debug, Clone)]
+enum SmallSlots {
+    One(Slot),
+    Many(Vec<Slot>),
+}
+
+impl SmallSlots {
+    fn push(&mut self, slot: Slot) {
+        match self {
+            SmallSlots::One(first) => *self = SmallSlots::Many(vec![*first, slot]),
+            SmallSlots::Many(v) => v.push(slot),
+        }
+    }
+
+    fn as_slice(&self) -> &[Slot] {
+        match self {
+            SmallSlots::One(s) => std::slice::from_ref(s),
+            SmallSlots::Many(v) => v,
+        }
+    }
 }
 
 /// Address bytes are already uniformly distributed (keccak output), so hashing needs no
@@ -115,30 +158,35 @@ impl IntelIndex {
         self.addresses.len()
     }
 
-    /// Adds a dataset from intel TSV text (with header), keeping address rows. Strings borrow
-    /// from `text`, so bundled (`'static`) data costs no copies.
+    /// Adds a dataset from intel TSV text (with header), keeping address rows. Rows are
+    /// parsed lazily (see [`IntelIndex`]); `text` must be `'static` (embedded data).
     pub fn add_tsv(&mut self, mut info: DatasetInfo, text: &'static str) -> Result<(), Error> {
         let id = self.push_dataset(&info)?;
+        // About one row per 120 bytes: reserve once instead of rehashing as the map grows.
+        self.addresses.reserve(text.len() / 120);
         let mut rows = 0;
         for (i, line) in text.lines().enumerate().skip(1) {
             if line.is_empty() {
                 continue;
             }
-            // Only address rows live in this index; skip others without parsing them.
-            if !line.starts_with("address\t") {
-                rows += 1;
-                continue;
-            }
-            let row = tsv::parse_line(line, i + 1).map_err(|e| Error::input(format!("dataset {}", info.name), e))?;
-            self.insert_row(id, &row, Cow::Borrowed);
             rows += 1;
+            let Some(rest) = line.strip_prefix("address\t") else { continue };
+            let bad = || Error::input(format!("dataset {} line {}", info.name, i + 1), "malformed address row");
+            let (chain, rest) = rest.split_once('\t').ok_or_else(bad)?;
+            let value = rest.get(..42).ok_or_else(bad)?;
+            let address: Address = value.parse().map_err(|_| bad())?;
+            let chain = match chain {
+                "*" | "" => None,
+                c => Some(c.parse::<u64>().map_err(|_| bad())?),
+            };
+            self.insert(address, Slot { dataset: id, chain, source: Source::Line(line) });
         }
         info.row_count = rows;
         self.datasets[id as usize] = info;
         Ok(())
     }
 
-    /// Adds a dataset from owned rows (user imports).
+    /// Adds a dataset from rows (user imports); the index keeps its own copy.
     pub fn add_rows<'a>(
         &mut self,
         info: &DatasetInfo,
@@ -146,11 +194,24 @@ impl IntelIndex {
     ) -> Result<(), Error> {
         let id = self.push_dataset(info)?;
         for row in rows {
-            if row.kind == EntryKind::Address {
-                self.insert_row(id, &row, |s| Cow::Owned(s.to_owned()));
+            if row.kind != EntryKind::Address {
+                continue;
             }
+            let Ok(address) = row.value.parse::<Address>() else { continue };
+            let idx = u32::try_from(self.owned.len()).map_err(|_| Error::input("intel", "too many entries"))?;
+            self.owned.push(super::Entry::from_row(&row));
+            self.insert(address, Slot { dataset: id, chain: row.chain, source: Source::Owned(idx) });
         }
         Ok(())
+    }
+
+    fn insert(&mut self, address: Address, slot: Slot) {
+        match self.addresses.get_mut(&address) {
+            Some(slots) => slots.push(slot),
+            None => {
+                self.addresses.insert(address, SmallSlots::One(slot));
+            }
+        }
     }
 
     fn push_dataset(&mut self, info: &DatasetInfo) -> Result<u16, Error> {
@@ -159,33 +220,45 @@ impl IntelIndex {
         Ok(id)
     }
 
-    fn insert_row<'a>(&mut self, dataset: u16, row: &tsv::Row<'a>, own: impl Fn(&'a str) -> Cow<'static, str>) {
-        let Ok(address) = row.value.parse::<Address>() else { return };
-        let record = Record {
-            dataset,
-            chain: row.chain,
+    /// Every record for `address` that applies to `chain_id`.
+    pub fn lookup(&self, chain_id: u64, address: &Address) -> impl Iterator<Item = Record<'_>> {
+        self.slots(chain_id, address).filter_map(move |slot| self.record(slot))
+    }
+
+    fn slots(&self, chain_id: u64, address: &Address) -> impl Iterator<Item = &Slot> {
+        self.addresses
+            .get(address)
+            .map(SmallSlots::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .filter(move |s| s.chain.is_none_or(|c| c == chain_id))
+    }
+
+    fn record(&self, slot: &Slot) -> Option<Record<'_>> {
+        let row = match slot.source {
+            // Embedded rows are validated by a test; a bad one is skipped, never a panic.
+            Source::Line(line) => tsv::parse_line(line, 0).ok()?,
+            Source::Owned(i) => self.owned.get(i as usize)?.as_row(),
+        };
+        Some(Record {
+            dataset: slot.dataset,
+            chain: slot.chain,
             labels: row.labels,
             confidence: row.confidence,
-            first_seen: row.first_seen.map(&own),
-            delisted_at: row.delisted_at.map(&own),
-            name: own(row.name),
-            reference: own(row.reference),
-        };
-        self.addresses.entry(address).or_default().push(record);
+            first_seen: row.first_seen,
+            delisted_at: row.delisted_at,
+            name: row.name,
+            reference: row.reference,
+        })
     }
 
-    /// Every record for `address` that applies to `chain_id`.
-    pub fn lookup(&self, chain_id: u64, address: &Address) -> impl Iterator<Item = &Record> {
-        self.addresses.get(address).into_iter().flatten().filter(move |r| r.chain.is_none_or(|c| c == chain_id))
-    }
-
-    /// Whether the address has any record on this chain (the hot-path check).
+    /// Whether the address has any record on this chain (the hot-path check: one hash probe).
     pub fn contains(&self, chain_id: u64, address: &Address) -> bool {
-        self.lookup(chain_id, address).next().is_some()
+        self.slots(chain_id, address).next().is_some()
     }
 
     /// The dataset a record came from.
-    pub fn dataset(&self, record: &Record) -> &DatasetInfo {
+    pub fn dataset(&self, record: &Record<'_>) -> &DatasetInfo {
         &self.datasets[record.dataset as usize]
     }
 }

@@ -79,6 +79,11 @@ macro_rules! labels {
                 match self { $(Label::$variant => $name),* }
             }
 
+            /// The label with exactly this kebab-case name (the fast path for bundled data).
+            pub fn from_name(name: &str) -> Option<Label> {
+                match name { $($name => Some(Label::$variant),)* _ => None }
+            }
+
             /// Whether the label marks a threat (as opposed to benign context).
             pub fn is_malicious(self) -> bool {
                 match self { $(Label::$variant => $malicious),* }
@@ -124,6 +129,9 @@ labels! {
     Defi = ("defi", false),
     /// MEV bot.
     MevBot = ("mev-bot", false),
+    /// A curated correction: the address was wrongly labelled malicious before (Forta's
+    /// scam-detector false-positive list). Suppresses heuristic (confidence < 1) malicious labels.
+    FalsePositive = ("false-positive", false),
 }
 
 impl fmt::Display for Label {
@@ -137,6 +145,9 @@ impl FromStr for Label {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let t = s.trim();
+        if let Some(l) = Label::from_name(t) {
+            return Ok(l);
+        }
         Label::ALL.iter().copied().find(|l| l.as_str().eq_ignore_ascii_case(t)).ok_or_else(|| {
             let names: Vec<_> = Label::ALL.iter().map(|l| l.as_str()).collect();
             Error::input("label", format!("`{s}` is not a label; use one of {}", names.join(", ")))

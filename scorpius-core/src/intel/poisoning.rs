@@ -198,7 +198,13 @@ pub struct History {
 impl History {
     /// Parses a history file (JSON, see the [module documentation](self)).
     pub fn from_json(text: &str) -> Result<Self, Error> {
-        serde_json::from_str(text).map_err(|e| Error::input("history", e))
+        // Name the offending field (`history.transfers[3].value`), not just a column number.
+        let de = &mut serde_json::Deserializer::from_str(text);
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            let field = if path == "." || path.is_empty() { "history".to_owned() } else { format!("history.{path}") };
+            Error::input(field, e.into_inner())
+        })
     }
 }
 
@@ -1644,7 +1650,7 @@ mod tests {
             (r#""1""#, "-3", "negative"),
         ] {
             let e = History::from_json(&t(v, b)).unwrap_err().to_string();
-            assert!(e.starts_with("history: ") && e.contains(needle), "{v} {b}: {e}");
+            assert!(e.starts_with("history.transfers[0].") && e.contains(needle), "{v} {b}: {e}");
         }
         let typo = t(r#""1""#, "1")
             .replace(r#""value""#, r#""initator":"0x00000000000000000000000000000000000000aa","value""#);

@@ -16,6 +16,7 @@ use crate::{
     checks::{describe_amount, long_expiration, spender_finding},
     context::Context,
     evm::{UNLIMITED_THRESHOLD, is_unlimited},
+    intel::screen,
     model::{Finding, ScanKind, ScanReport, Subject},
     rules,
 };
@@ -53,6 +54,16 @@ pub fn analyze(req: &SignatureRequest, ctx: &Context) -> ScanReport {
             (hash.to_string(), json!({ "type": "eth_sign", "hash": hash.to_string() }))
         }
     };
+    if let SignatureRequest::TypedData(t) = req {
+        let mut targets: Vec<(Address, &str, String)> = Vec::new();
+        if let Some(v) = t.typed.domain.verifying_contract {
+            targets.push((v, "verifying_contract", "domain.verifyingContract".to_owned()));
+        }
+        collect_addresses(&t.typed.message, "message", "message", &mut targets);
+        findings.extend(screen::screen_all(ctx, targets));
+    }
+    findings.extend(screen::origin_findings(ctx));
+    screen::soften_known_spenders(ctx, &mut findings);
     subject["signing_hash"] = json!(req.signing_hash().to_string());
     if let Some(origin) = &ctx.origin {
         subject["origin"] = json!(origin);
@@ -509,5 +520,27 @@ fn seaport_order(order: &Value, path: &str, out: &mut Vec<Finding>) {
                 .at(format!("{path}.consideration")),
             );
         }
+    }
+}
+
+/// Every address-shaped string in a typed-data message, with the name of its field as role.
+fn collect_addresses<'a>(v: &'a Value, key: &'a str, path: &str, out: &mut Vec<(Address, &'a str, String)>) {
+    match v {
+        Value::String(s) if s.len() == 42 && s.starts_with("0x") => {
+            if let Ok(a) = s.parse::<Address>() {
+                out.push((a, key, path.to_owned()));
+            }
+        }
+        Value::Object(o) => {
+            for (k, child) in o {
+                collect_addresses(child, k, &format!("{path}.{k}"), out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, child) in items.iter().enumerate() {
+                collect_addresses(child, key, &format!("{path}[{i}]"), out);
+            }
+        }
+        _ => {}
     }
 }

@@ -18,6 +18,7 @@ use crate::{
         is_unlimited,
         signatures::{self, DRAINER_FUNCTIONS},
     },
+    intel::{poisoning, screen},
     model::{DatasetRef, Finding, ScanKind, ScanReport, ScanStatus, Subject},
     rules,
 };
@@ -33,6 +34,7 @@ pub fn analyze(tx: &TxInput, ctx: &Context) -> ScanReport {
     for call in root.walk() {
         check_call(call, ctx, &mut findings);
     }
+    check_intel(tx, &root, ctx, &mut findings);
     let target = match tx.to {
         Some(to) => to.to_checksum(None),
         None => "contract creation".to_owned(),
@@ -55,13 +57,77 @@ pub fn analyze(tx: &TxInput, ctx: &Context) -> ScanReport {
         subject,
         started_at,
         clock.elapsed(),
-        vec![DatasetRef { name: name.to_owned(), version: version.to_owned() }],
+        std::iter::once(DatasetRef { name: name.to_owned(), version: version.to_owned() })
+            .chain(screen::datasets_used(ctx))
+            .collect(),
     );
     if !undecoded.is_empty() {
         report.status =
             ScanStatus::Incomplete { reason: format!("nested calls not decoded: {}", undecoded.join("; ")) };
     }
     report
+}
+
+/// Threat-intel checks: every address the transaction touches (targets, address arguments by
+/// parameter name, EIP-7702 delegates), the requesting site, and recipients against the
+/// wallet's history (address poisoning). Known-good spenders soften approval findings.
+fn check_intel(tx: &TxInput, root: &DecodedCall, ctx: &Context, out: &mut Vec<Finding>) {
+    let mut targets: Vec<(Address, &str, String)> = Vec::new();
+    let mut recipients: Vec<(Address, String)> = Vec::new();
+    for call in root.walk() {
+        if let Some(to) = call.to {
+            targets.push((to, "target", call.path.clone()));
+            if call.data_len == 0 && !call.value.is_zero() {
+                recipients.push((to, call.path.clone()));
+            }
+        }
+        if let Some(entry) = call.entry {
+            for (param, value) in entry.function.inputs.iter().zip(&call.values) {
+                collect_addresses(param, value, &call.path, &mut targets);
+            }
+            if matches!(entry.signature.as_str(), "transfer(address,uint256)" | "transferFrom(address,address,uint256)")
+            {
+                let i = usize::from(entry.signature.starts_with("transferFrom"));
+                if let Some(to) = call.address_arg(i) {
+                    recipients.push((to, call.path.clone()));
+                }
+            }
+        }
+    }
+    for (i, a) in tx.authorizations.iter().enumerate() {
+        targets.push((a.address, "delegate", format!("authorizations[{i}]")));
+    }
+    out.extend(screen::screen_all(ctx, targets));
+    out.extend(screen::origin_findings(ctx));
+    if let Some(h) = &ctx.history {
+        let (history, known) = &**h;
+        for (to, path) in recipients {
+            out.extend(poisoning::check_recipient(history, known, to).into_iter().map(|f| f.at(path.clone())));
+        }
+    }
+    screen::soften_known_spenders(ctx, out);
+}
+
+fn collect_addresses<'a>(
+    param: &'a alloy_json_abi::Param,
+    value: &DynSolValue,
+    path: &str,
+    out: &mut Vec<(Address, &'a str, String)>,
+) {
+    match value {
+        DynSolValue::Address(a) => out.push((*a, param.name.as_str(), path.to_owned())),
+        DynSolValue::Tuple(fields) => {
+            for (c, f) in param.components.iter().zip(fields) {
+                collect_addresses(c, f, path, out);
+            }
+        }
+        DynSolValue::Array(items) | DynSolValue::FixedArray(items) => {
+            for item in items {
+                collect_addresses(param, item, path, out);
+            }
+        }
+        _ => {}
+    }
 }
 
 fn check_envelope(tx: &TxInput, ctx: &Context, out: &mut Vec<Finding>) {

@@ -63,7 +63,7 @@ pub const ADDR_1: Address = address!("70997970C51812dc3A010C7d01b50e0d17dc79C8")
 
 /// The mainnet context at [`NOW`].
 pub fn ctx() -> Context {
-    Context { chain: Chain::ethereum(), now: NOW, origin: None }
+    Context { now: NOW, ..Context::new(Chain::ethereum()) }
 }
 
 /// A context for another chain.

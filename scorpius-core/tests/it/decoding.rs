@@ -39,7 +39,7 @@ fn shape(c: &DecodedCall) -> Vec<(String, Option<String>, Option<Address>)> {
 }
 
 fn args(c: &DecodedCall) -> Value {
-    Value::Object(c.arguments.iter().map(|a| (a.name.clone(), a.value.clone())).collect())
+    Value::Object(c.arguments().into_iter().map(|a| (a.name, a.value)).collect())
 }
 
 #[test]
@@ -59,8 +59,9 @@ fn aggregate_and_try_aggregate() {
     );
     assert_eq!(args(&c.calls[1]), json!({"to": cs(RECIPIENT), "amount": "1000000000000000000"}));
     // The batch's own arguments are rendered with component names.
-    assert_eq!(c.arguments[0].name, "calls");
-    assert_eq!(c.arguments[0].value[0]["target"], cs(USDC));
+    let arguments = c.arguments();
+    assert_eq!(arguments[0].name, "calls");
+    assert_eq!(arguments[0].value[0]["target"], cs(USDC));
 
     let t = decode(MULTICALL3, &multicall3::tryAggregateCall { requireSuccess: false, calls }.abi_encode());
     assert_eq!(t.calls.len(), 2);

@@ -1,6 +1,8 @@
 //! `scorpius scan …`: shared output flags and the path from a core report to stdout and an
 //! exit code.
 
+pub mod address;
+pub mod domain;
 pub mod signature;
 pub mod tx;
 
@@ -24,6 +26,10 @@ pub enum ScanCommand {
     Tx(tx::Args),
     /// Check a signature request: EIP-712 typed data, personal_sign, or eth_sign.
     Signature(signature::Args),
+    /// Screen one address against threat intelligence (sanctions, drainers, phishing, …).
+    Address(address::Args),
+    /// Check a website (URL or domain) for phishing and look-alikes of well-known sites.
+    Domain(domain::Args),
 }
 
 /// Flags shared by every scan.
@@ -43,6 +49,9 @@ pub struct CommonArgs {
     /// (info, low, medium, high, critical).
     #[arg(long, value_name = "SEVERITY")]
     pub fail_on: Option<Severity>,
+    /// Do not consult threat intelligence (bundled datasets and imported feeds).
+    #[arg(long)]
+    pub no_intel: bool,
 }
 
 /// Runs a scan subcommand.
@@ -50,6 +59,8 @@ pub fn run(cmd: ScanCommand, global: &GlobalArgs) -> Result<u8> {
     match cmd {
         ScanCommand::Tx(a) => tx::run(&a, global),
         ScanCommand::Signature(a) => signature::run(&a, global),
+        ScanCommand::Address(a) => address::run(&a, global),
+        ScanCommand::Domain(a) => domain::run(&a, global),
     }
 }
 
@@ -63,10 +74,24 @@ pub struct Settings {
 impl CommonArgs {
     /// Resolves configuration layers with these flags on top.
     pub fn settings(&self, global: &GlobalArgs, origin: Option<String>) -> Result<Settings> {
+        self.settings_with(global, origin, !self.no_intel)
+    }
+
+    /// Like [`CommonArgs::settings`], choosing whether to load the address intel.
+    pub fn settings_with(&self, global: &GlobalArgs, origin: Option<String>, load_intel: bool) -> Result<Settings> {
         let flags = FlagOverrides { chain: self.chain.clone(), format: self.format, fail_on: self.fail_on };
         let resolved = Resolved::load(&Sources::discover(global.config.as_deref()), flags)?;
         let chain: Chain = resolved.chain()?;
         let mut ctx = Context::new(chain);
+        if load_intel {
+            ctx.intel = Some(crate::intel::load_index()?);
+        }
+        if let Some(origin) = &origin {
+            let domains = crate::intel::load_domains()?;
+            // Validate the origin up front: a malformed --origin is bad input, not "unknown".
+            domains.check(origin).map_err(|e| crate::exit::usage(format!("--origin: {e}")))?;
+            ctx.domains = Some(domains);
+        }
         ctx.origin = origin;
         Ok(Settings {
             ctx,

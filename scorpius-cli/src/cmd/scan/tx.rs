@@ -29,13 +29,25 @@ pub struct Args {
     /// An eth_sendTransaction params object (or the request holding it) from FILE, or - for stdin.
     #[arg(long, value_name = "FILE|-", conflicts_with_all = ["to", "data", "value", "from"])]
     pub json: Option<String>,
+    /// The site that asked for the transaction (URL or host), checked for phishing.
+    #[arg(long, value_name = "URL")]
+    pub origin: Option<String>,
+    /// The wallet's transfer history (JSON, see docs/intel.md) to check recipients for address
+    /// poisoning.
+    #[arg(long, value_name = "FILE")]
+    pub history: Option<String>,
     #[command(flatten)]
     pub common: CommonArgs,
 }
 
 /// Runs the scan.
 pub fn run(args: &Args, global: &GlobalArgs) -> Result<u8> {
-    let settings = args.common.settings(global, None)?;
+    let mut settings = args.common.settings(global, args.origin.clone())?;
+    if let Some(path) = &args.history {
+        let history = scorpius_core::intel::poisoning::History::from_json(&output::read_input(path, "history")?)?;
+        let known = scorpius_core::intel::bundled::known_tokens(settings.ctx.chain.id)?;
+        settings.ctx.history = Some(std::sync::Arc::new((history, known)));
+    }
     let input = if let Some(raw) = &args.raw {
         TxInput::from_raw(raw)?
     } else if let Some(path) = &args.json {
