@@ -1,5 +1,7 @@
 //! Hot-path benchmarks for the pre-flight checks (figures in docs/PERFORMANCE.md):
-//! decode and analyse an ERC-20 `approve`, and a Multicall3 `aggregate3` of 20 calls.
+//! decode and analyse an ERC-20 `approve`, and a Multicall3 `aggregate3` of 20 calls. Decoded
+//! arguments are rendered to JSON only when a report is serialised, so `…/analyze+json`
+//! measures what a `--json` scan pays end to end.
 //!
 //! Run: `cargo bench -p scorpius-core --bench analyze`
 
@@ -52,6 +54,9 @@ fn benches(c: &mut Criterion) {
         b.iter(|| calldata::decode(batch.to, batch.value, black_box(&batch.data)))
     });
     c.bench_function("tx/aggregate3x20/analyze", |b| b.iter(|| tx::analyze(black_box(&batch), &ctx)));
+    c.bench_function("tx/aggregate3x20/analyze+json", |b| {
+        b.iter(|| serde_json::to_string(&tx::analyze(black_box(&batch), &ctx)).unwrap())
+    });
 
     let permit2 = r#"{"types":{"EIP712Domain":[{"name":"name","type":"string"},{"name":"chainId","type":"uint256"},{"name":"verifyingContract","type":"address"}],
       "PermitSingle":[{"name":"details","type":"PermitDetails"},{"name":"spender","type":"address"},{"name":"sigDeadline","type":"uint256"}],

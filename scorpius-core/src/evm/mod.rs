@@ -16,6 +16,9 @@ use alloy_primitives::U256;
 /// `docs/rules.md#approval-unlimited`.
 pub const UNLIMITED_THRESHOLD: U256 = U256::from_limbs([u64::MAX, u32::MAX as u64, 0, 0]);
 
+/// [`UNLIMITED_THRESHOLD`] in decimal, for evidence (a test checks the two agree).
+pub const UNLIMITED_THRESHOLD_DEC: &str = "79228162514264337593543950335";
+
 /// Whether an allowance amount counts as unlimited.
 pub fn is_unlimited(amount: U256) -> bool {
     amount >= UNLIMITED_THRESHOLD
@@ -36,6 +39,7 @@ mod tests {
     #[test]
     fn threshold_is_two_pow_96_minus_one() {
         assert_eq!(UNLIMITED_THRESHOLD, (U256::from(1) << 96) - U256::from(1));
+        assert_eq!(UNLIMITED_THRESHOLD.to_string(), UNLIMITED_THRESHOLD_DEC);
         assert!(is_unlimited(U256::MAX));
         assert!(is_unlimited((U256::from(1) << 160) - U256::from(1)));
         assert!(!is_unlimited(U256::from(1_000_000u64) * U256::from(10).pow(U256::from(18))));

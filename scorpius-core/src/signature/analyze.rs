@@ -15,7 +15,7 @@ use super::{
 use crate::{
     checks::{describe_amount, long_expiration, spender_finding},
     context::Context,
-    evm::{UNLIMITED_THRESHOLD, is_unlimited},
+    evm::{UNLIMITED_THRESHOLD_DEC, is_unlimited},
     intel::screen,
     model::{Finding, ScanKind, ScanReport, Subject},
     rules,
@@ -216,7 +216,7 @@ fn typed_data(t: &TypedDataRequest, ctx: &Context, out: &mut Vec<Finding>) -> (S
                         describe_amount(value)
                     ),
                 )
-                .with("threshold", UNLIMITED_THRESHOLD.to_string())
+                .with("threshold", UNLIMITED_THRESHOLD_DEC)
             } else {
                 Finding::new(
                     &rules::PERMIT_SIGNATURE,
@@ -290,7 +290,7 @@ fn typed_data(t: &TypedDataRequest, ctx: &Context, out: &mut Vec<Finding>) -> (S
                         .with("token", cs(tok))
                         .with("spender", cs(spender))
                         .with("amount", amount.to_string())
-                        .with("threshold", UNLIMITED_THRESHOLD.to_string())
+                        .with("threshold", UNLIMITED_THRESHOLD_DEC)
                         .at(format!("{path}.amount")),
                     );
                 }
@@ -331,7 +331,7 @@ fn typed_data(t: &TypedDataRequest, ctx: &Context, out: &mut Vec<Finding>) -> (S
                         .with("token", cs(tok))
                         .with("spender", cs(spender))
                         .with("amount", amount.to_string())
-                        .with("threshold", UNLIMITED_THRESHOLD.to_string())
+                        .with("threshold", UNLIMITED_THRESHOLD_DEC)
                         .at(format!("{path}.amount")),
                     );
                 }

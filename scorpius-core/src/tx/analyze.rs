@@ -13,7 +13,7 @@ use crate::{
     checks::{describe_amount, format_units18, long_expiration, spender_finding},
     context::Context,
     evm::{
-        UNLIMITED_THRESHOLD,
+        UNLIMITED_THRESHOLD_DEC,
         calldata::{self, DecodedCall, Operation},
         is_unlimited,
         signatures::{self, DRAINER_FUNCTIONS},
@@ -72,6 +72,9 @@ pub fn analyze(tx: &TxInput, ctx: &Context) -> ScanReport {
 /// parameter name, EIP-7702 delegates), the requesting site, and recipients against the
 /// wallet's history (address poisoning). Known-good spenders soften approval findings.
 fn check_intel(tx: &TxInput, root: &DecodedCall, ctx: &Context, out: &mut Vec<Finding>) {
+    if ctx.intel.is_none() && ctx.origin.is_none() && ctx.history.is_none() {
+        return;
+    }
     let mut targets: Vec<(Address, &str, String)> = Vec::new();
     let mut recipients: Vec<(Address, String)> = Vec::new();
     for call in root.walk() {
@@ -244,7 +247,9 @@ fn base(rule: &rules::Rule, call: &DecodedCall, message: String) -> Finding {
         f = f.with("selector", format!("0x{}", hex::encode(sel.as_slice())));
     }
     if let Some(to) = call.to {
-        f = f.with("target", addr(to)).about(to);
+        let cs = to.to_checksum(None);
+        f.location.get_or_insert_with(Default::default).address = Some(cs.clone());
+        f = f.with("target", cs);
     }
     f
 }
@@ -353,19 +358,18 @@ fn check_call(call: &DecodedCall, ctx: &Context, out: &mut Vec<Finding>) {
             }
             check_spender(call, "spender", spender, out);
             if is_unlimited(amount) {
+                let spender = spender.to_checksum(None);
+                let f = base(&rules::APPROVAL_UNLIMITED, call, String::new());
+                let token = f.evidence.get("target").and_then(|t| t.as_str()).unwrap_or_default();
+                let message = format!(
+                    "Lets {spender} spend an unlimited amount of token {token} (amount {}). If the target is an ERC-721 collection, the amount is a token id and only that token is approved.",
+                    describe_amount(amount)
+                );
                 out.push(
-                    base(
-                        &rules::APPROVAL_UNLIMITED,
-                        call,
-                        format!(
-                            "Lets {spender} spend an unlimited amount of token {} (amount {}). If the target is an ERC-721 collection, the amount is a token id and only that token is approved.",
-                            call.to.unwrap_or_default(),
-                            describe_amount(amount)
-                        ),
-                    )
-                    .with("spender", addr(spender))
-                    .with("amount", amount.to_string())
-                    .with("threshold", UNLIMITED_THRESHOLD.to_string()),
+                    Finding { message, ..f }
+                        .with("spender", spender)
+                        .with("amount", amount.to_string())
+                        .with("threshold", UNLIMITED_THRESHOLD_DEC),
                 );
             }
         }
@@ -520,7 +524,7 @@ fn permit2_allowance(
             .with("token", addr(token))
             .with("spender", addr(spender))
             .with("amount", amount.to_string())
-            .with("threshold", UNLIMITED_THRESHOLD.to_string())
+            .with("threshold", UNLIMITED_THRESHOLD_DEC)
             .at(path),
         );
     }
