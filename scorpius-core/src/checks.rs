@@ -55,6 +55,28 @@ pub fn spender_finding(role: &'static str, spender: Address) -> Option<Finding> 
     }
 }
 
+/// A 256-bit integer in decimal, in four divisions by 10^19 instead of one per digit.
+pub fn u256_decimal(v: U256) -> String {
+    const CHUNK: u64 = 10_000_000_000_000_000_000;
+    if v <= U256::from(u64::MAX) {
+        return v.to::<u64>().to_string();
+    }
+    let mut parts = [0u64; 5];
+    let mut rest = v;
+    let mut n = 0;
+    while !rest.is_zero() {
+        let (q, r) = rest.div_rem(U256::from(CHUNK));
+        parts[n] = r.to::<u64>();
+        rest = q;
+        n += 1;
+    }
+    let mut out = parts[n - 1].to_string();
+    for p in parts[..n - 1].iter().rev() {
+        out.push_str(&format!("{p:019}"));
+    }
+    out
+}
+
 /// Renders an amount, naming the common "infinite" sentinels.
 pub fn describe_amount(amount: U256) -> String {
     for b in [256usize, 255, 160, 128, 112, 96] {
@@ -88,6 +110,17 @@ mod tests {
         assert_eq!(format_units18(U256::from(1)), "0.000000000000000001");
         assert_eq!(describe_amount(U256::MAX), "2^256 - 1");
         assert_eq!(describe_amount(U256::from(5)), "5");
+        for v in [
+            U256::ZERO,
+            U256::from(7),
+            U256::from(u64::MAX),
+            U256::from(u64::MAX) + U256::from(1),
+            U256::MAX,
+            U256::from(10).pow(U256::from(19)),
+            U256::from(10).pow(U256::from(57)) - U256::from(1),
+        ] {
+            assert_eq!(u256_decimal(v), v.to_string());
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 use super::input::{TxInput, TxSource};
 use crate::{
-    checks::{describe_amount, format_units18, long_expiration, spender_finding},
+    checks::{describe_amount, format_units18, long_expiration, spender_finding, u256_decimal},
     context::Context,
     evm::{
         UNLIMITED_THRESHOLD_DEC,
@@ -368,7 +368,7 @@ fn check_call(call: &DecodedCall, ctx: &Context, out: &mut Vec<Finding>) {
                 out.push(
                     Finding { message, ..f }
                         .with("spender", spender)
-                        .with("amount", amount.to_string())
+                        .with("amount", u256_decimal(amount))
                         .with("threshold", UNLIMITED_THRESHOLD_DEC),
                 );
             }
@@ -523,7 +523,7 @@ fn permit2_allowance(
             )
             .with("token", addr(token))
             .with("spender", addr(spender))
-            .with("amount", amount.to_string())
+            .with("amount", u256_decimal(amount))
             .with("threshold", UNLIMITED_THRESHOLD_DEC)
             .at(path),
         );
