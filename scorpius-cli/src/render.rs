@@ -105,6 +105,26 @@ fn subject(s: &Value, out: &mut String) {
             }
             let _ = writeln!(out, "Signing hash: {}", scalar(&s["signing_hash"]));
         }
+        Some("address") => {
+            let _ = writeln!(out, "Address: {}", scalar(&s["address"]));
+            match s["labels"].as_array().filter(|l| !l.is_empty()) {
+                Some(labels) => {
+                    for l in labels {
+                        let _ = writeln!(
+                            out,
+                            "  {} — {} ({} {})",
+                            l["labels"],
+                            scalar(&l["name"]),
+                            scalar(&l["dataset"]),
+                            scalar(&l["dataset_version"])
+                        );
+                    }
+                }
+                None => {
+                    let _ = writeln!(out, "{}", scalar(&s["note"]));
+                }
+            }
+        }
         Some("eth_sign") => {
             let _ = writeln!(out, "eth_sign of raw hash {}", scalar(&s["hash"]));
         }

@@ -89,7 +89,9 @@ pub fn run(cmd: IntelCommand) -> Result<u8> {
         }
         IntelCommand::Export { source, output } => export(source.as_deref(), output.as_ref()),
         IntelCommand::Remove { source } => {
-            let n = crate::intel::open_store()?.remove(&source).map_err(|e| match e {
+            let mut store = crate::intel::existing_store()?
+                .ok_or_else(|| exit::usage(format!("no user dataset named `{source}` (nothing has been imported)")))?;
+            let n = store.remove(&source).map_err(|e| match e {
                 store::StoreError::UnknownDataset(_) => exit::usage(e.to_string()),
                 other => anyhow::Error::new(other),
             })?;
@@ -164,19 +166,20 @@ fn lookup(value: &str, chain: &str, format: Option<Format>) -> Result<u8> {
     } else {
         let domain = tsv::normalise_value(EntryKind::Domain, v).map_err(|p| exit::usage(format!("value: {p}")))?;
         let domain = domain.trim_start_matches("www.");
+        let datasets = all_datasets()?;
         for (name, text) in scorpius_core::intel::bundled::FILES {
             for line in text.lines().skip(1).filter(|l| l.starts_with("domain\t")) {
                 let mut cols = line.split('\t');
                 if cols.nth(2) == Some(domain) {
                     let row = tsv::parse_line(line, 0)?;
-                    hits.push(domain_hit(name, &row));
+                    hits.push(domain_hit(&datasets, name, &row));
                 }
             }
         }
         if let Some(store) = crate::intel::existing_store()? {
             for (ds, e) in store.entries(None)? {
                 if e.kind == EntryKind::Domain && e.value == domain {
-                    hits.push(domain_hit(&ds, &e.as_row()));
+                    hits.push(domain_hit(&datasets, &ds, &e.as_row()));
                 }
             }
         }
@@ -218,12 +221,8 @@ fn lookup(value: &str, chain: &str, format: Option<Format>) -> Result<u8> {
     Ok(exit::OK)
 }
 
-fn domain_hit(dataset: &str, row: &tsv::Row<'_>) -> serde_json::Value {
-    let version = all_datasets()
-        .ok()
-        .and_then(|d| d.into_iter().find(|x| x.name == dataset))
-        .map(|d| d.version)
-        .unwrap_or_default();
+fn domain_hit(datasets: &[DatasetInfo], dataset: &str, row: &tsv::Row<'_>) -> serde_json::Value {
+    let version = datasets.iter().find(|x| x.name == dataset).map(|d| d.version.clone()).unwrap_or_default();
     serde_json::json!({
         "value": row.value,
         "kind": "domain",

@@ -7,9 +7,6 @@ use serde_json::json;
 use super::{Label, Labels, index::IntelIndex};
 use crate::{model::Finding, rules};
 
-/// What an address is to the thing being scanned.
-pub type Role = &'static str;
-
 /// Findings for `address` in its `role` (spender, operator, recipient, target, …).
 pub fn screen(index: &IntelIndex, chain_id: u64, address: Address, role: &str) -> Vec<Finding> {
     let mut out = Vec::new();

@@ -163,7 +163,6 @@ impl IntelStore {
             "INSERT INTO datasets (name, version, source, licence, sha256, row_count, imported_at) VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6)",
             params![meta.name, meta.version, meta.source, meta.licence, meta.sha256, meta.imported_at],
         )?;
-        let mut stored = 0usize;
         {
             // Duplicate rows in one file merge their labels (the unique key is per value).
             let mut insert = tx.prepare(
@@ -173,7 +172,7 @@ impl IntelStore {
             )?;
             for e in entries {
                 let labels: Vec<_> = e.labels.iter().map(|l| l.as_str()).collect();
-                stored += insert.execute(params![
+                insert.execute(params![
                     meta.name,
                     e.kind.as_str(),
                     e.chain.map(|c| c as i64),
@@ -191,7 +190,6 @@ impl IntelStore {
         let rows: i64 = tx.query_row("SELECT count(*) FROM entries WHERE dataset = ?1", [&meta.name], |r| r.get(0))?;
         tx.execute("UPDATE datasets SET row_count = ?1 WHERE name = ?2", params![rows, meta.name])?;
         tx.commit()?;
-        let _ = stored;
         Ok(match previous {
             None => ImportOutcome::Imported { rows: rows as usize },
             Some((_, prev)) => ImportOutcome::Replaced { previous_rows: prev as usize, rows: rows as usize },
