@@ -7,6 +7,7 @@
 pub mod chain;
 pub mod checks;
 pub mod context;
+pub mod contract;
 pub mod error;
 pub mod evm;
 pub mod intel;

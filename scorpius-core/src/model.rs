@@ -243,6 +243,8 @@ pub enum ScanKind {
     Address,
     /// A website domain checked for phishing.
     Domain,
+    /// Contract bytecode (deployed, or from build artifacts).
+    Contract,
 }
 
 impl ScanKind {
@@ -253,6 +255,7 @@ impl ScanKind {
             ScanKind::Signature => "signature",
             ScanKind::Address => "address",
             ScanKind::Domain => "domain",
+            ScanKind::Contract => "contract",
         }
     }
 }

@@ -34,6 +34,7 @@ const TX_SIG: &[ScanKind] = &[ScanKind::Transaction, ScanKind::Signature];
 const SCREEN: &[ScanKind] = &[ScanKind::Transaction, ScanKind::Signature, ScanKind::Address];
 const DOMAIN: &[ScanKind] = &[ScanKind::Transaction, ScanKind::Signature, ScanKind::Domain];
 const HISTORY: &[ScanKind] = &[ScanKind::Transaction];
+const CONTRACT: &[ScanKind] = &[ScanKind::Contract];
 
 macro_rules! rules {
     ($( $(#[$m:meta])* $konst:ident = { id: $id:literal, severity: $sev:ident, scopes: $scopes:expr,
@@ -408,6 +409,175 @@ rules! {
         description: "The personal_sign payload is not readable text. You cannot tell what you agree to; some protocols use such payloads as authorisations.",
         recommendation: "Sign only if the dApp documents what the bytes are.",
         references: ["https://eips.ethereum.org/EIPS/eip-191"],
+    }
+    // ---- contract (bytecode) ----
+    /// SELFDESTRUCT reachable from a function.
+    CONTRACT_SELFDESTRUCT = {
+        id: "contract-selfdestruct", severity: High, scopes: CONTRACT,
+        title: "SELFDESTRUCT is reachable",
+        description: "A function (or the fallback) can execute `SELFDESTRUCT`, which sends the contract's entire ether balance to a chosen address. Before Cancun (EIP-6780) it also deleted the code and storage; since Cancun it still moves the balance and, in the creation transaction, still deletes the contract. The finding says which function reaches it and whether an owner check guards it (medium when guarded, high when anyone can call it).",
+        recommendation: "Do not hold funds in, or depend on, a contract whose owner (or anyone) can destroy it. Developers: remove `selfdestruct`; it is deprecated.",
+        references: ["https://eips.ethereum.org/EIPS/eip-6780", "https://swcregistry.io/docs/SWC-106"],
+    }
+    /// CREATE2 factory of contracts that can be replaced.
+    CONTRACT_METAMORPHIC = {
+        id: "contract-metamorphic", severity: High, scopes: CONTRACT,
+        title: "Metamorphic contract factory",
+        description: "The contract deploys with `CREATE2` and either can self-destruct or embeds init code that copies its runtime code from another contract (`EXTCODECOPY` of an address it asks for). Together these let the same address hold different code over time: an audited contract can be destroyed and redeployed with malicious code at the same address. EIP-6780 (Cancun) limits this to a single transaction on Ethereum, but not on every chain.",
+        recommendation: "Treat contracts deployed by this factory as mutable: check their code hash before every interaction, or avoid them.",
+        references: ["https://github.com/0age/metamorphic", "https://eips.ethereum.org/EIPS/eip-6780"],
+    }
+    /// DELEGATECALL to an address from calldata.
+    CONTRACT_DELEGATECALL_CALLDATA_TARGET = {
+        id: "contract-delegatecall-calldata-target", severity: Critical, scopes: CONTRACT,
+        title: "DELEGATECALL to a caller-supplied address",
+        description: "A function runs `DELEGATECALL` on an address taken from its arguments. The callee's code runs with this contract's storage and balance, so whoever can call the function can overwrite the owner, drain the funds or destroy the contract. Critical when no owner check guards the call; medium when only the owner or admin can reach it (an upgrade-style power).",
+        recommendation: "Do not use or fund the contract if anyone can reach the call. Developers: restrict the target to an allow-list or remove the delegatecall.",
+        references: ["https://swcregistry.io/docs/SWC-112"],
+    }
+    /// DELEGATECALL to an address read from storage.
+    CONTRACT_DELEGATECALL_STORAGE_TARGET = {
+        id: "contract-delegatecall-storage-target", severity: Medium, scopes: CONTRACT,
+        title: "DELEGATECALL to an address kept in storage",
+        description: "A function delegates to an address read from storage (outside a standard proxy slot). Whoever can change that slot can replace the logic that runs with this contract's storage and funds. The evidence lists the slot and the functions that write it.",
+        recommendation: "Find out who can change the stored address (the setter's access control) and whether changes are time-locked.",
+        references: ["https://swcregistry.io/docs/SWC-112"],
+    }
+    /// tx.origin used for authorisation.
+    CONTRACT_TX_ORIGIN_AUTH = {
+        id: "contract-tx-origin-auth", severity: High, scopes: CONTRACT,
+        title: "tx.origin used for authorisation",
+        description: "The code compares `tx.origin` with a stored or fixed address to decide whether the caller may proceed. Any contract the owner interacts with (a phishing dApp, a malicious token hook) can call this contract during that transaction and pass the check.",
+        recommendation: "Developers: authorise with `msg.sender`. Users: do not interact with unknown contracts from the account that owns this one.",
+        references: ["https://swcregistry.io/docs/SWC-115", "https://docs.soliditylang.org/en/latest/security-considerations.html#tx-origin"],
+    }
+    /// Inventory of owner-gated functions.
+    CONTRACT_PRIVILEGED_FUNCTIONS = {
+        id: "contract-privileged-functions", severity: Info, scopes: CONTRACT,
+        title: "Owner-only functions",
+        description: "The functions whose every state change happens after the caller is compared with a stored owner or admin address (or checked for a role). The evidence lists each with its selector, name when known, and what it touches (mint, blacklist, fee, pause, balances, selfdestruct, delegatecall, ether transfer). The dangerous ones have their own findings.",
+        recommendation: "Check who the owner is (a multisig, a timelock, an EOA, nobody) before trusting the contract with funds.",
+        references: ["https://docs.openzeppelin.com/contracts/5.x/access-control"],
+    }
+    /// Owner can mint.
+    CONTRACT_OWNER_MINT = {
+        id: "contract-owner-mint", severity: Medium, scopes: CONTRACT,
+        title: "Owner can mint tokens",
+        description: "An owner-only function named as a mint raises a balance and the total supply and emits `Transfer`. The owner can dilute every holder at will.",
+        recommendation: "Check the owner (timelock, multisig, governance) and any supply cap before holding the token.",
+        references: ["https://eips.ethereum.org/EIPS/eip-20"],
+    }
+    /// Hidden mint.
+    CONTRACT_HIDDEN_MINT = {
+        id: "contract-hidden-mint", severity: High, scopes: CONTRACT,
+        title: "Hidden mint",
+        description: "An owner-only function raises a balance and the total supply, but its name does not say so or it emits no `Transfer` event, so explorers and wallets do not show the new tokens being created. This is a classic rug-pull preparation: mint silently, then dump on the pool.",
+        recommendation: "Do not buy or hold the token.",
+        references: ["https://github.com/CRPWarner/RugPull", "https://eips.ethereum.org/EIPS/eip-20"],
+    }
+    /// Owner can move other holders' balances.
+    CONTRACT_OWNER_MOVES_BALANCES = {
+        id: "contract-owner-moves-balances", severity: High, scopes: CONTRACT,
+        title: "Owner can move other holders' tokens",
+        description: "An owner-only function changes the balances of addresses given as arguments (not the caller's own balance) without changing the total supply: the owner can take or burn anyone's tokens without an allowance.",
+        recommendation: "Do not hold the token: your balance is only as safe as the owner key.",
+        references: ["https://github.com/CRPWarner/RugPull"],
+    }
+    /// Owner-set list consulted by transfers.
+    CONTRACT_BLACKLIST = {
+        id: "contract-blacklist", severity: High, scopes: CONTRACT,
+        title: "Transfers consult an owner-controlled blacklist or whitelist",
+        description: "`transfer`/`transferFrom` branch on a per-address list (a storage mapping other than balances and allowances) that an owner-only function sets. The owner can stop any holder from selling or moving tokens: the honeypot pattern, where buying works and selling does not.",
+        recommendation: "Do not buy the token unless the list is documented (e.g. a regulated stablecoin's sanctions freeze) and the owner is accountable.",
+        references: ["https://github.com/CRPWarner/RugPull", "https://www.certik.com/resources/blog/honeypot-scams"],
+    }
+    /// Owner-set fee used by transfers.
+    CONTRACT_ADJUSTABLE_FEE = {
+        id: "contract-adjustable-fee", severity: High, scopes: CONTRACT,
+        title: "Owner can change the transfer fee",
+        description: "Transfers multiply or divide the amount by a stored value that an owner-only function sets from its argument. The owner can raise the fee (tax) at any time, up to confiscating whole transfers or sales.",
+        recommendation: "Check the current fee and its upper bound in the source before trading; prefer tokens whose fee is fixed or capped low.",
+        references: ["https://github.com/CRPWarner/RugPull"],
+    }
+    /// Owner can pause transfers.
+    CONTRACT_PAUSABLE = {
+        id: "contract-pausable", severity: Medium, scopes: CONTRACT,
+        title: "Owner can pause transfers",
+        description: "Transfers branch on a stored flag that an owner-only function sets: the owner can freeze all transfers.",
+        recommendation: "Acceptable for some regulated assets; otherwise, check who holds the pause power.",
+        references: ["https://docs.openzeppelin.com/contracts/5.x/api/utils#Pausable"],
+    }
+    /// Owner-set transfer limit.
+    CONTRACT_SELL_LIMIT = {
+        id: "contract-sell-limit", severity: High, scopes: CONTRACT,
+        title: "Owner can limit transfer amounts",
+        description: "Transfers compare the amount with a stored limit that an owner-only function sets. Setting the limit to zero (or near it) stops holders from selling: a honeypot variant.",
+        recommendation: "Check the current limit and who can change it before buying.",
+        references: ["https://github.com/CRPWarner/RugPull"],
+    }
+    /// Authorisation against an unexposed slot.
+    CONTRACT_HIDDEN_OWNER = {
+        id: "contract-hidden-owner", severity: High, scopes: CONTRACT,
+        title: "Hidden owner",
+        description: "Some functions authorise the caller against an address in a storage slot that neither `owner()` nor any other getter returns. Renouncing or transferring the visible ownership does not remove this second, hidden controller.",
+        recommendation: "Do not trust 'ownership renounced' for this contract; find out who the hidden address is (read the slot from the evidence).",
+        references: ["https://github.com/CRPWarner/RugPull"],
+    }
+    /// Low-level call whose result is ignored.
+    CONTRACT_UNCHECKED_CALL = {
+        id: "contract-unchecked-call", severity: Medium, scopes: CONTRACT,
+        title: "Result of a low-level call is ignored",
+        description: "The success flag of a `CALL` (or `DELEGATECALL`) is never tested, stored or returned: when the call fails, the contract carries on as if it had succeeded (a payout that did not happen is recorded as done).",
+        recommendation: "Developers: check the returned boolean (`require(ok)`) or use `Address.sendValue`/`functionCall`.",
+        references: ["https://swcregistry.io/docs/SWC-104"],
+    }
+    /// Ether sent to an arbitrary address.
+    CONTRACT_ARBITRARY_SEND = {
+        id: "contract-arbitrary-send", severity: High, scopes: CONTRACT,
+        title: "Anyone can send the contract's ether to any address",
+        description: "A function sends ether from the contract (its balance, or an amount from the arguments) to an address the caller chooses, and no owner, role or per-caller balance check guards it. Anyone can drain the contract.",
+        recommendation: "Do not deposit ether in the contract. Developers: add access control or bound the amount by the caller's own recorded balance.",
+        references: ["https://swcregistry.io/docs/SWC-105"],
+    }
+    /// EIP-7702 delegated account.
+    CONTRACT_EIP7702_DELEGATED = {
+        id: "contract-eip7702-delegated", severity: Medium, scopes: CONTRACT,
+        title: "Account is delegated with EIP-7702",
+        description: "The code at this address is an EIP-7702 delegation designator (`0xef0100` followed by an address): the account is an EOA whose calls run the delegate's code. Whatever the delegate allows (batching, sessions, or sweeping everything) applies to this account's assets.",
+        recommendation: "Check that the delegate is the smart-account implementation your wallet vendor publishes; revoke the delegation (authorise address zero) if you did not set it.",
+        references: ["https://eips.ethereum.org/EIPS/eip-7702"],
+    }
+    /// Opcodes the chain does not support.
+    CONTRACT_UNSUPPORTED_OPCODE = {
+        id: "contract-unsupported-opcode", severity: Medium, scopes: CONTRACT,
+        title: "Opcode not supported on the target chain",
+        description: "Reachable code uses an opcode that the target chain's EVM version does not have (for example `PUSH0` before Shanghai, `TLOAD`/`TSTORE`/`MCOPY` before Cancun, `CLZ` before Osaka). On that chain the instruction aborts the call, so the affected functions always fail. Usually the contract was compiled for a newer `evmVersion` than the chain runs.",
+        recommendation: "Developers: compile with the chain's `evmVersion` (e.g. `paris` for chains without PUSH0). Users: do not deploy or use this build on that chain.",
+        references: ["https://eips.ethereum.org/EIPS/eip-3855", "https://eips.ethereum.org/EIPS/eip-1153", "https://docs.soliditylang.org/en/latest/using-the-compiler.html#target-options"],
+    }
+    /// Upgradeable proxy.
+    CONTRACT_PROXY_UPGRADEABLE = {
+        id: "contract-proxy-upgradeable", severity: Low, scopes: CONTRACT,
+        title: "Upgradeable proxy",
+        description: "The contract forwards calls (DELEGATECALL) to an implementation it reads from storage or from a beacon: EIP-1967 (transparent, UUPS, beacon), EIP-1822, Safe, EIP-2535 diamond or a custom slot. Whoever controls upgrades can replace the code behind this address at any time. With an RPC URL the implementation and admin are read and analysed too.",
+        recommendation: "Review the implementation (not just the proxy) and who can upgrade it; prefer proxies whose admin is a timelock or multisig.",
+        references: ["https://eips.ethereum.org/EIPS/eip-1967", "https://eips.ethereum.org/EIPS/eip-1822", "https://eips.ethereum.org/EIPS/eip-2535"],
+    }
+    /// Minimal proxy.
+    CONTRACT_PROXY_MINIMAL = {
+        id: "contract-proxy-minimal", severity: Info, scopes: CONTRACT,
+        title: "Minimal proxy (clone)",
+        description: "The code is an EIP-1167 (or EIP-7511 `PUSH0`) minimal proxy: every call is delegated to a fixed implementation embedded in the code. The clone cannot be upgraded; its behaviour is the implementation's.",
+        recommendation: "Analyse the implementation named in the evidence.",
+        references: ["https://eips.ethereum.org/EIPS/eip-1167", "https://eips.ethereum.org/EIPS/eip-7511"],
+    }
+    /// Proxy admin is an EOA.
+    CONTRACT_PROXY_ADMIN_EOA = {
+        id: "contract-proxy-admin-eoa", severity: High, scopes: CONTRACT,
+        title: "Proxy admin is a plain account",
+        description: "The proxy's admin (read from the EIP-1967 admin slot) has no code: it is an externally owned account, so a single private key can upgrade the proxy to arbitrary code, with no multisig or timelock in between.",
+        recommendation: "Treat the contract as controlled by one key; prefer protocols whose upgrades go through a multisig and a timelock.",
+        references: ["https://eips.ethereum.org/EIPS/eip-1967"],
     }
 }
 
