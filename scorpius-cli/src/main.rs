@@ -1,6 +1,7 @@
 //! `scorpius`: parse arguments, set up logging and configuration, dispatch to a command, and
 //! map the outcome to an exit code (see [`exit`]). All analysis lives in `scorpius-core`.
 
+mod audit;
 mod cli;
 mod cmd;
 mod config;
