@@ -188,6 +188,9 @@ pub struct AuditStore {
     conn: Connection,
     signer: NoteSigner,
     origin: String,
+    /// Right edge of the tree after the last append through this handle (only trusted
+    /// after checking the log did not change underneath; cleared when a commit fails).
+    frontier: Option<(Frontier, Hash)>,
 }
 
 fn now_ms() -> i64 {
@@ -309,7 +312,7 @@ impl AuditStore {
                 format!("scorpius.local/audit/{}", hex::encode(id))
             })
         })?;
-        let mut store = AuditStore { conn, origin: signer.name().to_owned(), signer };
+        let mut store = AuditStore { conn, origin: signer.name().to_owned(), signer, frontier: None };
         let tx = store.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let origin: Option<String> =
             tx.query_row("SELECT value FROM audit_meta WHERE key = 'origin'", [], |r| r.get(0)).optional()?;
@@ -361,7 +364,7 @@ impl AuditStore {
             }
         }
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let seqs = append_events(&tx, &self.origin, &self.signer, events)?;
+        let seqs = append_events(&tx, &self.origin, &self.signer, &mut self.frontier, events)?;
         tx.commit()?;
         Ok(seqs)
     }
@@ -386,7 +389,7 @@ impl AuditStore {
             serde_json::json!({ "seq": seq, "reason": reason, "already_redacted": changed == 0 }),
         );
         // The redaction and its record commit together.
-        let recorded = append_events(&tx, &self.origin, &self.signer, std::slice::from_ref(&event))?;
+        let recorded = append_events(&tx, &self.origin, &self.signer, &mut self.frontier, std::slice::from_ref(&event))?;
         tx.commit()?;
         Ok(recorded[0])
     }
@@ -575,11 +578,22 @@ impl AuditStore {
 }
 
 /// Appends `events` and a signed checkpoint inside the caller's transaction.
-fn append_events(tx: &Connection, origin: &str, signer: &NoteSigner, events: &[Event]) -> Result<Vec<u64>, AuditError> {
+/// `cache` is the right edge after this connection's last append: reused when no other
+/// process appended since (same size, same last hash), rebuilt from the nodes otherwise.
+fn append_events(
+    tx: &Connection,
+    origin: &str,
+    signer: &NoteSigner,
+    cache: &mut Option<(Frontier, Hash)>,
+    events: &[Event],
+) -> Result<Vec<u64>, AuditError> {
     let size: i64 = tx.query_row("SELECT COALESCE(MAX(seq) + 1, 0) FROM audit_entries", [], |r| r.get(0))?;
     let size = u64::try_from(size).unwrap_or(0);
-    let mut frontier = Frontier::from_source(&Nodes(tx), size)?;
     let mut prev = if size == 0 { [0; 32] } else { Nodes(tx).perfect(0, size - 1)? };
+    let mut frontier = match cache.take() {
+        Some((f, last)) if f.size() == size && last == prev => f,
+        _ => Frontier::from_source(&Nodes(tx), size)?,
+    };
     let mut seqs = Vec::with_capacity(events.len());
     let mut nodes: Vec<(u32, u64, Hash)> = Vec::new();
     let mut buf = Vec::with_capacity(256);
@@ -636,6 +650,7 @@ fn append_events(tx: &Connection, origin: &str, signer: &NoteSigner, events: &[E
         "INSERT INTO audit_checkpoints (tree_size, created_ms, key_id, note) VALUES (?1, ?2, ?3, ?4)",
         params![to_i64(cp.size), now_ms(), hex::encode(signer.key_id()), signer.sign(&cp)],
     )?;
+    *cache = Some((frontier, prev));
     Ok(seqs)
 }
 
