@@ -47,6 +47,9 @@ pub enum Command {
     /// Threat intelligence: datasets, lookups, imports.
     #[command(subcommand)]
     Intel(cmd::intel::IntelCommand),
+    /// The tamper-evident audit trail: list, verify, prove, export, redact.
+    #[command(subcommand)]
+    Audit(cmd::audit::AuditCommand),
     /// Print a shell completion script.
     Completions(cmd::completions::Args),
 }

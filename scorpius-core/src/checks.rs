@@ -61,6 +61,10 @@ pub fn u256_decimal(v: U256) -> String {
     if v <= U256::from(u64::MAX) {
         return v.to::<u64>().to_string();
     }
+    if v == U256::MAX {
+        // The usual "unlimited" sentinel: most large amounts a scan prints are this one.
+        return crate::evm::U256_MAX_DEC.to_owned();
+    }
     let mut parts = [0u64; 5];
     let mut rest = v;
     let mut n = 0;
@@ -77,15 +81,24 @@ pub fn u256_decimal(v: U256) -> String {
     out
 }
 
-/// Renders an amount, naming the common "infinite" sentinels.
-pub fn describe_amount(amount: U256) -> String {
-    for b in [256usize, 255, 160, 128, 112, 96] {
-        let max = if b == 256 { U256::MAX } else { (U256::from(1) << b) - U256::from(1) };
-        if amount == max {
-            return format!("2^{b} - 1");
-        }
+/// Renders an amount, naming the common "infinite" sentinels (2^b - 1).
+pub fn describe_amount(amount: U256) -> std::borrow::Cow<'static, str> {
+    const SENTINELS: [(usize, &str); 6] = [
+        (256, "2^256 - 1"),
+        (255, "2^255 - 1"),
+        (160, "2^160 - 1"),
+        (128, "2^128 - 1"),
+        (112, "2^112 - 1"),
+        (96, "2^96 - 1"),
+    ];
+    // 2^b - 1 is exactly the value whose bit length is b and whose bits are all set.
+    let bits = amount.bit_len();
+    if amount.count_ones() == bits
+        && let Some((_, name)) = SENTINELS.iter().find(|(b, _)| *b == bits)
+    {
+        return (*name).into();
     }
-    amount.to_string()
+    u256_decimal(amount).into()
 }
 
 /// Base units as a decimal string with 18 decimals (trailing zeros trimmed).
@@ -110,6 +123,10 @@ mod tests {
         assert_eq!(format_units18(U256::from(1)), "0.000000000000000001");
         assert_eq!(describe_amount(U256::MAX), "2^256 - 1");
         assert_eq!(describe_amount(U256::from(5)), "5");
+        for b in [255usize, 160, 128, 112, 96] {
+            assert_eq!(describe_amount((U256::from(1) << b) - U256::from(1)), format!("2^{b} - 1"));
+        }
+        assert_eq!(describe_amount((U256::from(1) << 100) - U256::from(1)), "1267650600228229401496703205375");
         for v in [
             U256::ZERO,
             U256::from(7),

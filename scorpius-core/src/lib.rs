@@ -4,6 +4,7 @@
 //! data, a raw transaction) and get back a [`model::ScanReport`] with findings and evidence.
 //! The core does no network or file I/O; see `docs/ARCHITECTURE.md` for the boundaries.
 
+pub mod audit;
 pub mod chain;
 pub mod checks;
 pub mod context;

@@ -119,6 +119,7 @@ pub struct Finding {
 
 impl Finding {
     /// A finding of `rule` with the rule's default severity, title and recommendation.
+    #[inline]
     pub fn new(rule: &Rule, message: impl Into<String>) -> Self {
         Finding {
             rule_id: Cow::Borrowed(rule.id),
@@ -132,6 +133,7 @@ impl Finding {
     }
 
     /// Adds one piece of evidence.
+    #[inline]
     #[must_use]
     pub fn with(mut self, key: impl Into<Cow<'static, str>>, value: impl Into<serde_json::Value>) -> Self {
         self.evidence.insert(key.into(), value.into());
@@ -139,6 +141,7 @@ impl Finding {
     }
 
     /// Sets the location's path.
+    #[inline]
     #[must_use]
     pub fn at(mut self, path: impl Into<String>) -> Self {
         self.location.get_or_insert_with(Location::default).path = Some(path.into());
@@ -153,6 +156,7 @@ impl Finding {
     }
 
     /// Overrides the severity (used when the same rule is more or less serious in context).
+    #[inline]
     #[must_use]
     pub fn severity(mut self, severity: Severity) -> Self {
         self.severity = severity;

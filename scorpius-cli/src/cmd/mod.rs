@@ -1,5 +1,6 @@
 //! One module per subcommand, each with its `Args` and a `run()` returning the exit code.
 
+pub mod audit;
 pub mod completions;
 pub mod config;
 pub mod intel;
@@ -10,14 +11,37 @@ use anyhow::Result;
 
 use crate::cli::{Cli, Command};
 
-/// Runs the parsed command line.
+/// Runs the parsed command line, recording scans and changes in the audit log.
 pub fn run(cli: Cli) -> Result<u8> {
     let global = cli.global;
-    match cli.command {
+    let audited = audit_label(&cli.command);
+    let result = match cli.command {
         Command::Scan(c) => scan::run(c, &global),
         Command::Rules(a) => rules::run(&a),
         Command::Config(c) => config::run(&c, &global),
         Command::Completions(a) => completions::run(&a),
         Command::Intel(c) => intel::run(c),
+        Command::Audit(c) => audit::run(c),
+    };
+    if let Some((action, resource)) = audited {
+        crate::audit::record(action, &resource, &result);
+    }
+    result
+}
+
+/// The audit action and default resource of a command that scans or changes state; `None`
+/// for read-only commands.
+fn audit_label(command: &Command) -> Option<(&'static str, String)> {
+    use intel::IntelCommand;
+    use scan::ScanCommand;
+    match command {
+        Command::Scan(ScanCommand::Tx(_)) => Some(("scan.transaction", String::new())),
+        Command::Scan(ScanCommand::Signature(_)) => Some(("scan.signature", String::new())),
+        Command::Scan(ScanCommand::Address(a)) => Some(("scan.address", a.address.clone())),
+        Command::Scan(ScanCommand::Domain(a)) => Some(("scan.domain", a.site.clone())),
+        Command::Intel(IntelCommand::Import { source, .. }) => Some(("intel.import", source.clone())),
+        Command::Intel(IntelCommand::Remove { source }) => Some(("intel.remove", source.clone())),
+        Command::Audit(audit::AuditCommand::Export { output }) => Some(("audit.export", output.display().to_string())),
+        _ => None,
     }
 }

@@ -1,6 +1,7 @@
 //! Integration tests of the `scorpius` binary: every test runs the real executable in an
 //! isolated environment (see [`common::Env`]) and checks its stdout, stderr and exit code.
 
+mod audit;
 mod common;
 mod config;
 mod exit_codes;

@@ -19,6 +19,9 @@ pub const UNLIMITED_THRESHOLD: U256 = U256::from_limbs([u64::MAX, u32::MAX as u6
 /// [`UNLIMITED_THRESHOLD`] in decimal, for evidence (a test checks the two agree).
 pub const UNLIMITED_THRESHOLD_DEC: &str = "79228162514264337593543950335";
 
+/// `U256::MAX` (2^256 - 1) in decimal.
+pub const U256_MAX_DEC: &str = "115792089237316195423570985008687907853269984665640564039457584007913129639935";
+
 /// Whether an allowance amount counts as unlimited.
 pub fn is_unlimited(amount: U256) -> bool {
     amount >= UNLIMITED_THRESHOLD
@@ -40,6 +43,7 @@ mod tests {
     fn threshold_is_two_pow_96_minus_one() {
         assert_eq!(UNLIMITED_THRESHOLD, (U256::from(1) << 96) - U256::from(1));
         assert_eq!(UNLIMITED_THRESHOLD.to_string(), UNLIMITED_THRESHOLD_DEC);
+        assert_eq!(U256::MAX.to_string(), U256_MAX_DEC);
         assert!(is_unlimited(U256::MAX));
         assert!(is_unlimited((U256::from(1) << 160) - U256::from(1)));
         assert!(!is_unlimited(U256::from(1_000_000u64) * U256::from(10).pow(U256::from(18))));

@@ -28,11 +28,15 @@ pub fn analyze(tx: &TxInput, ctx: &Context) -> ScanReport {
     let started_at = OffsetDateTime::now_utc();
     let clock = Instant::now();
     let root = calldata::decode(tx.to, tx.value, &tx.data);
-    let mut findings = Vec::new();
+    let calls = root.walk();
+    // About one finding per call in a batch: reserve once instead of growing a vector of
+    // large values.
+    let mut findings = Vec::with_capacity(calls.len() + 2);
     check_envelope(tx, ctx, &mut findings);
     check_authorizations(tx, ctx, &mut findings);
-    for call in root.walk() {
-        check_call(call, ctx, &mut findings);
+    let mut cx = Cx { ctx, names: Vec::new() };
+    for call in &calls {
+        check_call(call, &mut cx, &mut findings);
     }
     check_intel(tx, &root, ctx, &mut findings);
     let target = match tx.to {
@@ -41,8 +45,7 @@ pub fn analyze(tx: &TxInput, ctx: &Context) -> ScanReport {
     };
     // A batch whose arguments decoded but whose nested calls were not (all) decoded hides
     // calls the rules never saw: the findings are a lower bound.
-    let undecoded: Vec<String> = root
-        .walk()
+    let undecoded: Vec<String> = calls
         .into_iter()
         .filter(|c| !c.values.is_empty())
         .filter_map(|c| c.decode_error.as_ref().map(|e| format!("{}: {e}", c.path)))
@@ -233,21 +236,46 @@ fn check_authorizations(tx: &TxInput, ctx: &Context, out: &mut Vec<Finding>) {
     }
 }
 
-fn addr(a: Address) -> serde_json::Value {
-    a.to_checksum(None).into()
+/// Per-analysis state of the call rules: the context and the EIP-55 names of the addresses
+/// seen so far. A batch that touches one token or spender in every call hashes it once.
+struct Cx<'a> {
+    ctx: &'a Context,
+    /// A few dozen entries at most; a linear scan beats hashing at this size.
+    names: Vec<(Address, String)>,
+}
+
+/// How many names [`Cx`] remembers; later addresses are hashed every time.
+const NAME_CACHE: usize = 64;
+
+impl Cx<'_> {
+    /// The checksummed form of `a`.
+    fn name(&mut self, a: Address) -> String {
+        if let Some((_, name)) = self.names.iter().find(|(k, _)| *k == a) {
+            return name.clone();
+        }
+        let name = a.to_checksum(None);
+        if self.names.len() < NAME_CACHE {
+            self.names.push((a, name.clone()));
+        }
+        name
+    }
+
+    fn addr(&mut self, a: Address) -> serde_json::Value {
+        self.name(a).into()
+    }
 }
 
 /// Common evidence for a call: where it goes and what it calls.
-fn base(rule: &rules::Rule, call: &DecodedCall, message: String) -> Finding {
+fn base(cx: &mut Cx, rule: &rules::Rule, call: &DecodedCall, message: String) -> Finding {
     let mut f = Finding::new(rule, message).at(&call.path);
     if let Some(sig) = call.signature() {
         f = f.with("function", sig);
     }
     if let Some(sel) = call.selector {
-        f = f.with("selector", format!("0x{}", hex::encode(sel.as_slice())));
+        f = f.with("selector", sel.to_string());
     }
     if let Some(to) = call.to {
-        let cs = to.to_checksum(None);
+        let cs = cx.name(to);
         f.location.get_or_insert_with(Default::default).address = Some(cs.clone());
         f = f.with("target", cs);
     }
@@ -255,20 +283,22 @@ fn base(rule: &rules::Rule, call: &DecodedCall, message: String) -> Finding {
 }
 
 /// Spender/operator sanity shared by every approval-like call.
-fn check_spender(call: &DecodedCall, role: &'static str, spender: Address, out: &mut Vec<Finding>) {
+fn check_spender(cx: &mut Cx, call: &DecodedCall, role: &'static str, spender: Address, out: &mut Vec<Finding>) {
     if let Some(f) = spender_finding(role, spender) {
         let mut f = f.at(&call.path);
         if let Some(sig) = call.signature() {
             f = f.with("function", sig);
         }
-        out.push(f.with("target", call.to.map(addr)));
+        let target = call.to.map(|a| cx.addr(a));
+        out.push(f.with("target", target));
     }
 }
 
-fn check_call(call: &DecodedCall, ctx: &Context, out: &mut Vec<Finding>) {
+fn check_call(call: &DecodedCall, cx: &mut Cx, out: &mut Vec<Finding>) {
     if call.operation == Operation::Delegatecall {
         out.push(
             base(
+                cx,
                 &rules::BATCH_DELEGATECALL,
                 call,
                 format!(
@@ -286,13 +316,14 @@ fn check_call(call: &DecodedCall, ctx: &Context, out: &mut Vec<Finding>) {
         if !call.value.is_zero() {
             out.push(
                 base(
+                    cx,
                     &rules::NATIVE_TRANSFER,
                     call,
                     format!(
                         "Sends {} wei ({} {}) to {}.",
                         call.value,
                         format_units18(call.value),
-                        ctx.chain.native_symbol,
+                        cx.ctx.chain.native_symbol,
                         call.to.unwrap_or_default()
                     ),
                 )
@@ -305,6 +336,7 @@ fn check_call(call: &DecodedCall, ctx: &Context, out: &mut Vec<Finding>) {
         if let Some(sel) = call.selector {
             out.push(
                 base(
+                    cx,
                     &rules::UNKNOWN_SELECTOR,
                     call,
                     format!("Selector 0x{} is not in the signature table.", hex::encode(sel.as_slice())),
@@ -314,7 +346,7 @@ fn check_call(call: &DecodedCall, ctx: &Context, out: &mut Vec<Finding>) {
             );
         } else if let Some(err) = &call.decode_error {
             out.push(
-                base(&rules::CALLDATA_MALFORMED, call, format!("The calldata could not be decoded: {err}."))
+                base(cx, &rules::CALLDATA_MALFORMED, call, format!("The calldata could not be decoded: {err}."))
                     .with("data_len", call.data_len),
             );
         }
@@ -324,6 +356,7 @@ fn check_call(call: &DecodedCall, ctx: &Context, out: &mut Vec<Finding>) {
         // Known selector, arguments that do not decode: say so, apply nothing else.
         out.push(
             base(
+                cx,
                 &rules::CALLDATA_MALFORMED,
                 call,
                 format!("The calldata {}.", call.decode_error.as_deref().unwrap_or("does not decode")),
@@ -335,12 +368,13 @@ fn check_call(call: &DecodedCall, ctx: &Context, out: &mut Vec<Finding>) {
     if DRAINER_FUNCTIONS.contains(&sig) && !call.value.is_zero() {
         out.push(
             base(
+                cx,
                 &rules::NATIVE_VALUE_DRAINER_SELECTOR,
                 call,
                 format!(
                     "Sends {} {} to `{sig}`, a function name drainer kits use as bait.",
                     format_units18(call.value),
-                    ctx.chain.native_symbol
+                    cx.ctx.chain.native_symbol
                 ),
             )
             .with("value_wei", call.value.to_string()),
@@ -351,15 +385,15 @@ fn check_call(call: &DecodedCall, ctx: &Context, out: &mut Vec<Finding>) {
             let (Some(spender), Some(amount)) = (call.address_arg(0), call.uint_arg(1)) else { return };
             if amount.is_zero() && sig.starts_with("approve") {
                 out.push(
-                    base(&rules::APPROVAL_REVOKE, call, format!("Sets the allowance of {spender} to 0."))
-                        .with("spender", addr(spender)),
+                    base(cx, &rules::APPROVAL_REVOKE, call, format!("Sets the allowance of {spender} to 0."))
+                        .with("spender", cx.addr(spender)),
                 );
                 return;
             }
-            check_spender(call, "spender", spender, out);
+            check_spender(cx, call, "spender", spender, out);
             if is_unlimited(amount) {
-                let spender = spender.to_checksum(None);
-                let f = base(&rules::APPROVAL_UNLIMITED, call, String::new());
+                let spender = cx.name(spender);
+                let f = base(cx, &rules::APPROVAL_UNLIMITED, call, String::new());
                 let token = f.evidence.get("target").and_then(|t| t.as_str()).unwrap_or_default();
                 let message = format!(
                     "Lets {spender} spend an unlimited amount of token {token} (amount {}). If the target is an ERC-721 collection, the amount is a token id and only that token is approved.",
@@ -377,14 +411,15 @@ fn check_call(call: &DecodedCall, ctx: &Context, out: &mut Vec<Finding>) {
             let (Some(operator), Some(approved)) = (call.address_arg(0), call.bool_arg(1)) else { return };
             if !approved {
                 out.push(
-                    base(&rules::APPROVAL_REVOKE, call, format!("Removes {operator} as operator."))
-                        .with("operator", addr(operator)),
+                    base(cx, &rules::APPROVAL_REVOKE, call, format!("Removes {operator} as operator."))
+                        .with("operator", cx.addr(operator)),
                 );
                 return;
             }
-            check_spender(call, "operator", operator, out);
+            check_spender(cx, call, "operator", operator, out);
             out.push(
                 base(
+                    cx,
                     &rules::NFT_APPROVAL_FOR_ALL,
                     call,
                     format!(
@@ -392,7 +427,7 @@ fn check_call(call: &DecodedCall, ctx: &Context, out: &mut Vec<Finding>) {
                         call.to.unwrap_or_default()
                     ),
                 )
-                .with("operator", addr(operator))
+                .with("operator", cx.addr(operator))
                 .with("approved", true),
             );
         }
@@ -405,30 +440,36 @@ fn check_call(call: &DecodedCall, ctx: &Context, out: &mut Vec<Finding>) {
             if amount.is_zero() {
                 out.push(
                     base(
+                        cx,
                         &rules::APPROVAL_REVOKE,
                         call,
                         format!("Sets the Permit2 allowance of {spender} for {token} to 0."),
                     )
-                    .with("token", addr(token))
-                    .with("spender", addr(spender)),
+                    .with("token", cx.addr(token))
+                    .with("spender", cx.addr(spender)),
                 );
                 return;
             }
-            check_spender(call, "spender", spender, out);
-            permit2_allowance(call, ctx, token, spender, amount, expiration, &call.path, out);
+            check_spender(cx, call, "spender", spender, out);
+            permit2_allowance(call, cx, token, spender, amount, expiration, &call.path, out);
         }
         "lockdown((address,address)[])" => {
             let pairs = call.values.first().and_then(DynSolValue::as_array).unwrap_or(&[]);
             out.push(
-                base(&rules::APPROVAL_REVOKE, call, format!("Permit2 lockdown revokes {} allowance(s).", pairs.len()))
-                    .with("count", pairs.len()),
+                base(
+                    cx,
+                    &rules::APPROVAL_REVOKE,
+                    call,
+                    format!("Permit2 lockdown revokes {} allowance(s).", pairs.len()),
+                )
+                .with("count", pairs.len()),
             );
         }
         "permit(address,((address,uint160,uint48,uint48),address,uint256),bytes)"
         | "permit(address,((address,uint160,uint48,uint48)[],address,uint256),bytes)" => {
             let Some(permit) = call.values.get(1).and_then(DynSolValue::as_tuple) else { return };
             let spender = permit.get(1).and_then(DynSolValue::as_address).unwrap_or_default();
-            check_spender(call, "spender", spender, out);
+            check_spender(cx, call, "spender", spender, out);
             let details: Vec<&DynSolValue> = match permit.first() {
                 Some(DynSolValue::Array(items)) => items.iter().collect(),
                 Some(single) => vec![single],
@@ -440,7 +481,7 @@ fn check_call(call: &DecodedCall, ctx: &Context, out: &mut Vec<Finding>) {
                 let amount = f.get(1).and_then(|v| v.as_uint()).map(|x| x.0).unwrap_or_default();
                 let expiration = f.get(2).and_then(|v| v.as_uint()).map(|x| x.0).unwrap_or_default();
                 let path = format!("{}.details[{i}]", call.path);
-                permit2_allowance(call, ctx, token, spender, amount, expiration, &path, out);
+                permit2_allowance(call, cx, token, spender, amount, expiration, &path, out);
             }
         }
         "transferOwnership(address)"
@@ -450,14 +491,16 @@ fn check_call(call: &DecodedCall, ctx: &Context, out: &mut Vec<Finding>) {
             let Some(new_owner) = new_owner else { return };
             out.push(
                 base(
+                    cx,
                     &rules::OWNERSHIP_TRANSFER,
                     call,
                     format!("Gives owner powers over {} to {new_owner}.", call.to.unwrap_or_default()),
                 )
-                .with("new_owner", addr(new_owner)),
+                .with("new_owner", cx.addr(new_owner)),
             );
         }
         "renounceOwnership()" => out.push(base(
+            cx,
             &rules::OWNERSHIP_RENOUNCE,
             call,
             format!("Leaves {} without an owner, permanently.", call.to.unwrap_or_default()),
@@ -466,20 +509,26 @@ fn check_call(call: &DecodedCall, ctx: &Context, out: &mut Vec<Finding>) {
             let Some(implementation) = call.address_arg(0) else { return };
             out.push(
                 base(
+                    cx,
                     &rules::PROXY_UPGRADE,
                     call,
                     format!("Replaces the code of proxy {} with {implementation}.", call.to.unwrap_or_default()),
                 )
-                .with("proxy", call.to.map(addr))
-                .with("new_implementation", addr(implementation)),
+                .with("proxy", call.to.map(|a| cx.addr(a)))
+                .with("new_implementation", cx.addr(implementation)),
             );
         }
         "upgrade(address,address)" | "upgradeAndCall(address,address,bytes)" => {
             let (Some(proxy), Some(implementation)) = (call.address_arg(0), call.address_arg(1)) else { return };
             out.push(
-                base(&rules::PROXY_UPGRADE, call, format!("Replaces the code of proxy {proxy} with {implementation}."))
-                    .with("proxy", addr(proxy))
-                    .with("new_implementation", addr(implementation)),
+                base(
+                    cx,
+                    &rules::PROXY_UPGRADE,
+                    call,
+                    format!("Replaces the code of proxy {proxy} with {implementation}."),
+                )
+                .with("proxy", cx.addr(proxy))
+                .with("new_implementation", cx.addr(implementation)),
             );
         }
         "changeAdmin(address)" | "changeProxyAdmin(address,address)" => {
@@ -491,12 +540,13 @@ fn check_call(call: &DecodedCall, ctx: &Context, out: &mut Vec<Finding>) {
             let Some(admin) = admin else { return };
             out.push(
                 base(
+                    cx,
                     &rules::PROXY_ADMIN_CHANGE,
                     call,
                     format!("Gives the power to upgrade proxy {} to {admin}.", proxy.unwrap_or_default()),
                 )
-                .with("proxy", proxy.map(addr))
-                .with("new_admin", addr(admin)),
+                .with("proxy", proxy.map(|a| cx.addr(a)))
+                .with("new_admin", cx.addr(admin)),
             );
         }
         _ => {}
@@ -506,7 +556,7 @@ fn check_call(call: &DecodedCall, ctx: &Context, out: &mut Vec<Finding>) {
 #[allow(clippy::too_many_arguments)]
 fn permit2_allowance(
     call: &DecodedCall,
-    ctx: &Context,
+    cx: &mut Cx,
     token: Address,
     spender: Address,
     amount: U256,
@@ -517,21 +567,22 @@ fn permit2_allowance(
     if is_unlimited(amount) {
         out.push(
             base(
+                cx,
                 &rules::PERMIT2_UNLIMITED_ALLOWANCE,
                 call,
                 format!("Permit2 lets {spender} spend an unlimited amount of {token}."),
             )
-            .with("token", addr(token))
-            .with("spender", addr(spender))
+            .with("token", cx.addr(token))
+            .with("spender", cx.addr(spender))
             .with("amount", u256_decimal(amount))
             .with("threshold", UNLIMITED_THRESHOLD_DEC)
             .at(path),
         );
     }
-    if let Some(f) = long_expiration(&rules::PERMIT2_LONG_EXPIRATION, ctx, expiration, "expiration") {
+    if let Some(f) = long_expiration(&rules::PERMIT2_LONG_EXPIRATION, cx.ctx, expiration, "expiration") {
         out.push(
-            f.with("token", addr(token))
-                .with("spender", addr(spender))
+            f.with("token", cx.addr(token))
+                .with("spender", cx.addr(spender))
                 .at(path)
                 .with("function", call.signature().unwrap_or_default()),
         );

@@ -104,6 +104,16 @@ impl CommonArgs {
 /// Prints the report and returns the exit code for it.
 pub fn finish(report: &ScanReport, settings: &Settings, common: &CommonArgs) -> Result<u8> {
     tracing::info!(scan_id = %report.scan_id, findings = report.findings.len(), risk = report.risk.score, "scan finished");
+    crate::audit::note(
+        Some(&report.target),
+        serde_json::json!({
+            "scan_id": report.scan_id.to_string(),
+            "chain_id": report.chain.id,
+            "risk_score": report.risk.score,
+            "risk_level": report.risk.level.as_str(),
+            "findings": report.findings.len(),
+        }),
+    );
     let text = match settings.format {
         Format::Json => scorpius_core::report::to_json(report),
         Format::Table => render::report(report),
