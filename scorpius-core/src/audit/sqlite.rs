@@ -389,7 +389,8 @@ impl AuditStore {
             serde_json::json!({ "seq": seq, "reason": reason, "already_redacted": changed == 0 }),
         );
         // The redaction and its record commit together.
-        let recorded = append_events(&tx, &self.origin, &self.signer, &mut self.frontier, std::slice::from_ref(&event))?;
+        let recorded =
+            append_events(&tx, &self.origin, &self.signer, &mut self.frontier, std::slice::from_ref(&event))?;
         tx.commit()?;
         Ok(recorded[0])
     }
