@@ -23,7 +23,7 @@ use super::{
     checkpoint::{Checkpoint, CheckpointError, NoteSigner, NoteVerifier},
     event::{Entry, Event, LeafFields, Outcome, details_hash},
     merkle::{self, Frontier, Hash, NodeSource},
-    verify::{EntryChecker, Problem, ProblemKind, Verification},
+    verify::{EntryChecker, Problem, ProblemKind, RawEntry, Verification},
 };
 
 /// Longest actor, action or resource accepted, in bytes.
@@ -543,7 +543,35 @@ impl AuditStore {
     pub fn verify(&self, trusted: Option<&NoteVerifier>) -> Result<Verification, AuditError> {
         let checkpoints = self.checkpoints()?;
         let mut checker = EntryChecker::new(checkpoints.iter().map(|c| c.tree_size).collect());
-        self.for_each_entry(|e| checker.push(&e))?;
+        {
+            // Borrow each row's text and bytes: no per-entry allocation or hex round trip.
+            let mut stmt = self.conn.prepare(&format!("SELECT {ENTRY_COLS} FROM audit_entries ORDER BY seq"))?;
+            let mut rows = stmt.query([])?;
+            let bad = |what: &str| AuditError::Corrupt(format!("an entry's {what} is not what the schema says"));
+            while let Some(r) = rows.next()? {
+                let text = |i: usize| r.get_ref(i).ok().and_then(|v| v.as_str().ok());
+                let hash32 = |i: usize| -> Option<Hash> { r.get_ref(i).ok()?.as_blob().ok()?.try_into().ok() };
+                let zero = [0u8; 32];
+                let raw = RawEntry {
+                    seq: u64::try_from(r.get::<_, i64>(0)?).map_err(|_| bad("seq"))?,
+                    timestamp_ms: r.get(1)?,
+                    actor: text(2).ok_or_else(|| bad("actor"))?,
+                    action: text(3).ok_or_else(|| bad("action"))?,
+                    resource: text(4).ok_or_else(|| bad("resource"))?,
+                    outcome: u8::try_from(r.get::<_, i64>(5)?).unwrap_or(u8::MAX),
+                    details: text(6),
+                    salt: match r.get_ref(7)? {
+                        rusqlite::types::ValueRef::Null => None,
+                        _ => Some(hash32(7)),
+                    },
+                    // A wrong-sized hash can only mismatch: compare it as zeros.
+                    details_hash: hash32(8).unwrap_or(zero),
+                    prev_hash: hash32(9).unwrap_or(zero),
+                    hash: hash32(10).unwrap_or(zero),
+                };
+                checker.push_raw(&raw);
+            }
+        }
         {
             let mut stmt = self.conn.prepare("SELECT level, idx, hash FROM audit_nodes ORDER BY level, idx")?;
             let mut rows = stmt.query([])?;

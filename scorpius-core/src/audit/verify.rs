@@ -79,6 +79,33 @@ impl Verification {
     }
 }
 
+/// An entry as read from storage, borrowing its text.
+#[derive(Debug, Clone, Copy)]
+pub struct RawEntry<'a> {
+    /// Sequence number.
+    pub seq: u64,
+    /// Unix ms.
+    pub timestamp_ms: i64,
+    /// Actor.
+    pub actor: &'a str,
+    /// Action.
+    pub action: &'a str,
+    /// Resource.
+    pub resource: &'a str,
+    /// Outcome byte as stored.
+    pub outcome: u8,
+    /// Details text, unless redacted.
+    pub details: Option<&'a str>,
+    /// Salt, unless redacted; `Some(None)` when present but not 32 bytes.
+    pub salt: Option<Option<Hash>>,
+    /// Committed details hash.
+    pub details_hash: Hash,
+    /// Link to the previous entry.
+    pub prev_hash: Hash,
+    /// Stored entry hash.
+    pub hash: Hash,
+}
+
 /// Streams entries in order and checks each one and its link to the previous one.
 #[derive(Debug)]
 pub struct EntryChecker {
@@ -128,34 +155,64 @@ impl EntryChecker {
         self.problems.push(Problem { seq: Some(seq), kind, message });
     }
 
-    /// Checks the next entry.
+    /// Checks the next entry (as exported: hashes in hex).
     pub fn push(&mut self, e: &Entry) {
-        if e.seq > self.expected {
-            let (a, b) = (self.expected, e.seq - 1);
-            let which = if a == b { format!("entry {a} is") } else { format!("entries {a}–{b} are") };
-            self.problem(a, ProblemKind::Deleted, format!("{which} missing: the sequence jumps to {}", e.seq));
-            self.prev_bad = true;
-        } else if e.seq < self.expected {
-            self.problem(
-                e.seq,
-                ProblemKind::Reordered,
-                format!("entry {} appears again after entry {}", e.seq, self.expected - 1),
-            );
-            return;
-        }
-        let seq = e.seq;
-        self.expected = seq + 1;
-        let (Some(dh), Some(prev), Some(stored)) =
+        let (Some(details_hash), Some(prev_hash), Some(hash)) =
             (parse_hash(&e.details_hash), parse_hash(&e.prev_hash), parse_hash(&e.hash))
         else {
+            if !self.sequence(e.seq) {
+                return;
+            }
+            let seq = e.seq;
             self.problem(seq, ProblemKind::Malformed, format!("entry {seq} has a malformed hash"));
             self.tree.push([0; 32]);
             self.prev_bad = true;
             self.record_roots();
             return;
         };
-        match (&e.details, &e.salt) {
-            (Some(d), Some(s)) => match parse_hash(s) {
+        self.push_raw(&RawEntry {
+            seq: e.seq,
+            timestamp_ms: e.timestamp_ms,
+            actor: &e.actor,
+            action: &e.action,
+            resource: &e.resource,
+            outcome: e.outcome.code(),
+            details: e.details.as_deref(),
+            salt: e.salt.as_deref().map(parse_hash),
+            details_hash,
+            prev_hash,
+            hash,
+        });
+    }
+
+    /// Sequence-number checks; `false` when the entry must be skipped.
+    fn sequence(&mut self, seq: u64) -> bool {
+        if seq > self.expected {
+            let (a, b) = (self.expected, seq - 1);
+            let which = if a == b { format!("entry {a} is") } else { format!("entries {a}–{b} are") };
+            self.problem(a, ProblemKind::Deleted, format!("{which} missing: the sequence jumps to {seq}"));
+            self.prev_bad = true;
+        } else if seq < self.expected {
+            self.problem(
+                seq,
+                ProblemKind::Reordered,
+                format!("entry {seq} appears again after entry {}", self.expected - 1),
+            );
+            return false;
+        }
+        self.expected = seq + 1;
+        true
+    }
+
+    /// Checks the next entry (as stored: hashes as bytes, text borrowed from the row).
+    pub fn push_raw(&mut self, e: &RawEntry<'_>) {
+        if !self.sequence(e.seq) {
+            return;
+        }
+        let seq = e.seq;
+        let (dh, prev, stored) = (e.details_hash, e.prev_hash, e.hash);
+        match (e.details, e.salt) {
+            (Some(d), Some(s)) => match s {
                 Some(salt) if details_hash(&salt, d) == dh => {}
                 Some(_) => self.problem(
                     seq,
@@ -174,10 +231,10 @@ impl EntryChecker {
         let fields = LeafFields {
             seq,
             timestamp_ms: e.timestamp_ms,
-            actor: &e.actor,
-            action: &e.action,
-            resource: &e.resource,
-            outcome: e.outcome.code(),
+            actor: e.actor,
+            action: e.action,
+            resource: e.resource,
+            outcome: e.outcome,
             details_hash: &dh,
             prev_hash: &prev,
         };
