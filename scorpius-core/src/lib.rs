@@ -2,7 +2,8 @@
 //!
 //! Everything here is a pure function of its inputs: callers collect facts (calldata, typed
 //! data, a raw transaction) and get back a [`model::ScanReport`] with findings and evidence.
-//! The core does no network or file I/O; see `docs/ARCHITECTURE.md` for the boundaries.
+//! The core does no network I/O and no file I/O outside the `store` feature (the SQLite intel
+//! store and audit log); see `docs/ARCHITECTURE.md` for the boundaries.
 
 pub mod audit;
 pub mod chain;
