@@ -6,10 +6,15 @@
 //! - [`merkle`]: tree hashes, inclusion and consistency proofs;
 //! - [`checkpoint`]: signed checkpoints and keys (Ed25519 signed notes);
 //! - [`verify`]: recomputing everything and pinpointing tampering;
-//! - `sqlite` (feature `store`): the append-only SQLite store with group commit.
+//! - `log` (features `store`, `postgres`): what the stores share — errors, the key file, the
+//!   append algorithm;
+//! - `sqlite` (feature `store`): the append-only SQLite store with group commit;
+//! - `postgres` (feature `postgres`): the same log in PostgreSQL, for server replicas.
 
 pub mod checkpoint;
 pub mod event;
+#[cfg(any(feature = "store", feature = "postgres"))]
+pub mod log;
 pub mod merkle;
 #[cfg(feature = "store")]
 pub mod sqlite;

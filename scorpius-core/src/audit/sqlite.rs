@@ -11,7 +11,6 @@
 
 use std::{
     fs,
-    io::Write as _,
     path::Path,
     sync::mpsc,
     thread::{self, JoinHandle},
@@ -19,59 +18,14 @@ use std::{
 
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
+pub use super::log::{AuditError, MAX_FIELD, load_or_create_key};
 use super::{
-    checkpoint::{Checkpoint, CheckpointError, NoteSigner, NoteVerifier},
-    event::{Entry, Event, LeafFields, Outcome, details_hash},
+    checkpoint::{Checkpoint, NoteSigner, NoteVerifier},
+    event::{Entry, Event, Outcome},
+    log::{self, LogWriter, NewEntry, now_ms},
     merkle::{self, Frontier, Hash, NodeSource},
     verify::{EntryChecker, Problem, ProblemKind, RawEntry, Verification},
 };
-
-/// Longest actor, action or resource accepted, in bytes.
-pub const MAX_FIELD: usize = 4096;
-
-/// Audit store failures.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum AuditError {
-    /// SQLite reported an error.
-    #[error("audit log: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    /// Reading or writing the key file failed.
-    #[error("audit signing key {path}: {source}")]
-    KeyFile {
-        /// The key file.
-        path: String,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// The key file or a stored key does not parse, or does not belong to this log.
-    #[error("audit signing key: {0}")]
-    Key(String),
-    /// An event field is empty or too long.
-    #[error("audit event: {0}")]
-    InvalidEvent(String),
-    /// No entry with this sequence number.
-    #[error("no audit entry {0} (the log has {1} entries)")]
-    NoSuchEntry(u64, u64),
-    /// Proof sizes out of range.
-    #[error("{0}")]
-    Range(String),
-    /// Stored data that does not parse.
-    #[error("audit log: corrupt record: {0}")]
-    Corrupt(String),
-    /// The group-commit writer stopped.
-    #[error("audit log writer stopped")]
-    WriterGone,
-    /// The group-commit writer could not commit a batch.
-    #[error("audit log: append failed: {0}")]
-    Writer(String),
-}
-
-impl From<CheckpointError> for AuditError {
-    fn from(e: CheckpointError) -> Self {
-        AuditError::Key(e.to_string())
-    }
-}
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS audit_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -191,45 +145,6 @@ pub struct AuditStore {
     /// Right edge of the tree after the last append through this handle (only trusted
     /// after checking the log did not change underneath; cleared when a commit fails).
     frontier: Option<(Frontier, Hash)>,
-}
-
-fn now_ms() -> i64 {
-    i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
-}
-
-fn random32() -> Result<[u8; 32], AuditError> {
-    let mut b = [0u8; 32];
-    getrandom::fill(&mut b).map_err(|e| AuditError::Key(format!("no randomness: {e}")))?;
-    Ok(b)
-}
-
-/// Loads the signing key, or creates it (mode 0600, never overwritten) under `name`.
-pub fn load_or_create_key(path: &Path, name: impl FnOnce() -> String) -> Result<NoteSigner, AuditError> {
-    let io = |source| AuditError::KeyFile { path: path.display().to_string(), source };
-    match fs::read_to_string(path) {
-        Ok(s) => return Ok(NoteSigner::from_private_key(&s)?),
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
-        Err(_) => {}
-    }
-    if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir).map_err(io)?;
-    }
-    let signer = NoteSigner::generate(&name())?;
-    let mut opts = fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    match opts.open(path) {
-        Ok(mut f) => {
-            f.write_all(signer.private_key().as_bytes()).and_then(|()| f.sync_all()).map_err(io)?;
-            Ok(signer)
-        }
-        // Another process created it first: use theirs.
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            Ok(NoteSigner::from_private_key(&fs::read_to_string(path).map_err(io)?)?)
-        }
-        Err(e) => Err(io(e)),
-    }
 }
 
 fn row_entry(r: &Row<'_>) -> rusqlite::Result<Entry> {
@@ -356,15 +271,9 @@ impl AuditStore {
     /// Appends events in one transaction and signs a checkpoint covering them; returns
     /// their sequence numbers once committed.
     pub fn append(&mut self, events: &[Event]) -> Result<Vec<u64>, AuditError> {
-        for e in events {
-            for (name, v) in [("actor", &e.actor), ("action", &e.action), ("resource", &e.resource)] {
-                if v.is_empty() || v.len() > MAX_FIELD {
-                    return Err(AuditError::InvalidEvent(format!("{name} must be 1 to {MAX_FIELD} bytes")));
-                }
-            }
-        }
+        log::check_events(events)?;
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let seqs = append_events(&tx, &self.origin, &self.signer, &mut self.frontier, events)?;
+        let seqs = log::append(&mut SqliteWriter(&tx), &self.origin, &self.signer, &mut self.frontier, events)?;
         tx.commit()?;
         Ok(seqs)
     }
@@ -390,7 +299,7 @@ impl AuditStore {
         );
         // The redaction and its record commit together.
         let recorded =
-            append_events(&tx, &self.origin, &self.signer, &mut self.frontier, std::slice::from_ref(&event))?;
+            log::append(&mut SqliteWriter(&tx), &self.origin, &self.signer, &mut self.frontier, std::slice::from_ref(&event))?;
         tx.commit()?;
         Ok(recorded[0])
     }
@@ -607,80 +516,56 @@ impl AuditStore {
 }
 
 /// Appends `events` and a signed checkpoint inside the caller's transaction.
-/// `cache` is the right edge after this connection's last append: reused when no other
-/// process appended since (same size, same last hash), rebuilt from the nodes otherwise.
-fn append_events(
-    tx: &Connection,
-    origin: &str,
-    signer: &NoteSigner,
-    cache: &mut Option<(Frontier, Hash)>,
-    events: &[Event],
-) -> Result<Vec<u64>, AuditError> {
-    let size: i64 = tx.query_row("SELECT COALESCE(MAX(seq) + 1, 0) FROM audit_entries", [], |r| r.get(0))?;
-    let size = u64::try_from(size).unwrap_or(0);
-    let mut prev = if size == 0 { [0; 32] } else { Nodes(tx).perfect(0, size - 1)? };
-    let mut frontier = match cache.take() {
-        Some((f, last)) if f.size() == size && last == prev => f,
-        _ => Frontier::from_source(&Nodes(tx), size)?,
-    };
-    let mut seqs = Vec::with_capacity(events.len());
-    let mut nodes: Vec<(u32, u64, Hash)> = Vec::new();
-    let mut buf = Vec::with_capacity(256);
-    {
-        let mut insert = tx.prepare_cached(
+/// The SQLite side of [`LogWriter`], on a connection inside an immediate transaction.
+struct SqliteWriter<'a>(&'a Connection);
+
+impl LogWriter for SqliteWriter<'_> {
+    fn size(&mut self) -> Result<u64, AuditError> {
+        let n: i64 = self.0.query_row("SELECT COALESCE(MAX(seq) + 1, 0) FROM audit_entries", [], |r| r.get(0))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    fn perfect(&mut self, level: u32, index: u64) -> Result<Hash, AuditError> {
+        Nodes(self.0).perfect(level, index)
+    }
+
+    fn insert_entry(&mut self, e: &NewEntry<'_>) -> Result<(), AuditError> {
+        self.0
+            .prepare_cached(
                 "INSERT INTO audit_entries (seq, ts_ms, actor, action, resource, outcome, details, salt, details_hash, prev_hash, hash) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            )?;
-        let mut insert_node = tx.prepare_cached("INSERT INTO audit_nodes (level, idx, hash) VALUES (?1, ?2, ?3)")?;
-        for e in events {
-            let seq = frontier.size();
-            let details = serde_json::to_string(&e.details).unwrap_or_else(|_| "null".into());
-            let salt = random32()?;
-            let dh = details_hash(&salt, &details);
-            let fields = LeafFields {
-                seq,
-                timestamp_ms: e.timestamp_ms,
-                actor: &e.actor,
-                action: &e.action,
-                resource: &e.resource,
-                outcome: e.outcome.code(),
-                details_hash: &dh,
-                prev_hash: &prev,
-            };
-            let hash = fields.hash(&mut buf);
-            insert.execute(params![
-                to_i64(seq),
-                e.timestamp_ms,
-                e.actor,
-                e.action,
-                e.resource,
-                e.outcome.code(),
-                details,
-                &salt[..],
-                &dh[..],
-                &prev[..],
-                &hash[..]
+            )?
+            .execute(params![
+                to_i64(e.seq),
+                e.event.timestamp_ms,
+                e.event.actor,
+                e.event.action,
+                e.event.resource,
+                e.event.outcome.code(),
+                e.details,
+                &e.salt[..],
+                &e.details_hash[..],
+                &e.prev_hash[..],
+                &e.hash[..]
             ])?;
-            nodes.clear();
-            frontier.push(hash, |level, idx, h| {
-                if level > 0 {
-                    nodes.push((level, idx, *h));
-                }
-            });
-            for (level, idx, h) in &nodes {
-                insert_node.execute(params![level, to_i64(*idx), &h[..]])?;
-            }
-            prev = hash;
-            seqs.push(seq);
-        }
+        Ok(())
     }
-    let cp = Checkpoint { origin: origin.to_owned(), size: frontier.size(), root: frontier.root() };
-    tx.execute(
-        "INSERT INTO audit_checkpoints (tree_size, created_ms, key_id, note) VALUES (?1, ?2, ?3, ?4)",
-        params![to_i64(cp.size), now_ms(), hex::encode(signer.key_id()), signer.sign(&cp)],
-    )?;
-    *cache = Some((frontier, prev));
-    Ok(seqs)
+
+    fn insert_node(&mut self, level: u32, index: u64, hash: &Hash) -> Result<(), AuditError> {
+        self.0
+            .prepare_cached("INSERT INTO audit_nodes (level, idx, hash) VALUES (?1, ?2, ?3)")?
+            .execute(params![level, to_i64(index), &hash[..]])?;
+        Ok(())
+    }
+
+    fn insert_checkpoint(&mut self, size: u64, created_ms: i64, key_id: &str, note: &str) -> Result<(), AuditError> {
+        self.0
+            .prepare_cached(
+                "INSERT INTO audit_checkpoints (tree_size, created_ms, key_id, note) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![to_i64(size), created_ms, key_id, note])?;
+        Ok(())
+    }
 }
 
 /// One append waiting for the writer.
