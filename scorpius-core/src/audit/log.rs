@@ -5,9 +5,10 @@
 use std::{cell::RefCell, fs, io::Write as _, path::Path};
 
 use super::{
-    checkpoint::{Checkpoint, CheckpointError, NoteSigner},
+    checkpoint::{Checkpoint, CheckpointError, NoteSigner, NoteVerifier},
     event::{Event, LeafFields, details_hash},
-    merkle::{Frontier, Hash, NodeSource},
+    merkle::{self, Frontier, Hash, NodeSource},
+    verify::{Problem, ProblemKind},
 };
 
 /// Longest actor, action or resource accepted, in bytes.
@@ -132,6 +133,8 @@ pub trait LogWriter {
     fn insert_entry(&mut self, entry: &NewEntry<'_>) -> Result<(), AuditError>;
     /// Stores a completed perfect subtree of level ≥ 1.
     fn insert_node(&mut self, level: u32, index: u64, hash: &Hash) -> Result<(), AuditError>;
+    /// The stored checkpoint note for exactly `size` entries, if any.
+    fn checkpoint_note(&mut self, size: u64) -> Result<Option<String>, AuditError>;
     /// Stores a signed checkpoint.
     fn insert_checkpoint(&mut self, size: u64, created_ms: i64, key_id: &str, note: &str) -> Result<(), AuditError>;
 }
@@ -220,4 +223,120 @@ pub fn append<W: LogWriter>(
     w.insert_checkpoint(cp.size, now_ms(), &hex::encode(signer.key_id()), &signer.sign(&cp))?;
     *cache = Some((frontier, prev));
     Ok(seqs)
+}
+
+/// An inclusion proof, ready to hand to a verifier.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct InclusionProof {
+    /// The entry.
+    pub seq: u64,
+    /// Tree size the proof is for.
+    pub tree_size: u64,
+    /// The entry hash (hex).
+    pub leaf_hash: String,
+    /// Sibling hashes, nearest first (hex).
+    pub proof: Vec<String>,
+    /// Root of the tree of `tree_size` entries (hex).
+    pub root: String,
+    /// The signed checkpoint for `tree_size`.
+    pub checkpoint: String,
+}
+
+/// A consistency proof between two tree sizes.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ConsistencyProof {
+    /// The older size.
+    pub old_size: u64,
+    /// The newer size.
+    pub new_size: u64,
+    /// Root at the older size (hex).
+    pub old_root: String,
+    /// Root at the newer size (hex).
+    pub new_root: String,
+    /// Proof hashes (hex).
+    pub proof: Vec<String>,
+}
+
+/// The inclusion proof of entry `seq` in the tree of `size` entries (default: all), with the
+/// stored checkpoint for that size (signed now when none was stored for exactly that size).
+pub fn inclusion_proof<W: LogWriter>(
+    w: &mut W,
+    origin: &str,
+    signer: &NoteSigner,
+    seq: u64,
+    size: Option<u64>,
+) -> Result<InclusionProof, AuditError> {
+    let total = w.size()?;
+    let size = size.unwrap_or(total);
+    if size > total {
+        return Err(AuditError::Range(format!("tree size {size} is larger than the log ({total} entries)")));
+    }
+    if seq >= size {
+        return Err(AuditError::NoSuchEntry(seq, size));
+    }
+    let (proof, leaf, root) = {
+        let nodes = WriterNodes(RefCell::new(&mut *w));
+        let proof = merkle::inclusion_proof(&nodes, seq, size)?.unwrap_or_default();
+        (proof, nodes.perfect(0, seq)?, merkle::root(&nodes, size)?)
+    };
+    let checkpoint = match w.checkpoint_note(size)? {
+        Some(n) => n,
+        None => signer.sign(&Checkpoint { origin: origin.to_owned(), size, root }),
+    };
+    Ok(InclusionProof {
+        seq,
+        tree_size: size,
+        leaf_hash: hex::encode(leaf),
+        proof: proof.iter().map(hex::encode).collect(),
+        root: hex::encode(root),
+        checkpoint,
+    })
+}
+
+/// The consistency proof between sizes `old` and `new` (default: all).
+pub fn consistency_proof<W: LogWriter>(w: &mut W, old: u64, new: Option<u64>) -> Result<ConsistencyProof, AuditError> {
+    let total = w.size()?;
+    let new = new.unwrap_or(total);
+    if new > total {
+        return Err(AuditError::Range(format!("new size {new} is larger than the log ({total} entries)")));
+    }
+    if old == 0 || old > new {
+        return Err(AuditError::Range(format!("need 0 < old size ≤ new size, got {old} and {new}")));
+    }
+    let nodes = WriterNodes(RefCell::new(w));
+    let proof = merkle::consistency_proof(&nodes, old, new)?.unwrap_or_default();
+    Ok(ConsistencyProof {
+        old_size: old,
+        new_size: new,
+        old_root: hex::encode(merkle::root(&nodes, old)?),
+        new_root: hex::encode(merkle::root(&nodes, new)?),
+        proof: proof.iter().map(hex::encode).collect(),
+    })
+}
+
+/// A problem when none of the stored `(key id, verifier key)` pairs is the verifying key.
+pub fn key_problem(stored: &[(String, String)], key: &NoteVerifier) -> Option<Problem> {
+    let want = key.encode();
+    if stored.iter().any(|(id, k)| *k == want && *id == hex::encode(key.key_id())) {
+        return None;
+    }
+    Some(Problem {
+        seq: None,
+        kind: ProblemKind::KeyMismatch,
+        message: format!(
+            "the public key stored in the log ({}) is not the key that verifies it ({want})",
+            stored.iter().map(|(_, k)| k.as_str()).collect::<Vec<_>>().join(", ")
+        ),
+    })
+}
+
+/// A stored checkpoint.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct StoredCheckpoint {
+    /// Tree size.
+    pub tree_size: u64,
+    /// When it was signed (Unix ms).
+    pub created_ms: i64,
+    /// The signed note.
+    pub note: String,
 }

@@ -16,6 +16,8 @@ pub mod event;
 #[cfg(any(feature = "store", feature = "postgres"))]
 pub mod log;
 pub mod merkle;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 #[cfg(feature = "store")]
 pub mod sqlite;
 pub mod verify;

@@ -18,13 +18,13 @@ use std::{
 
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
-pub use super::log::{AuditError, MAX_FIELD, load_or_create_key};
+pub use super::log::{AuditError, ConsistencyProof, InclusionProof, MAX_FIELD, StoredCheckpoint, load_or_create_key};
 use super::{
     checkpoint::{Checkpoint, NoteSigner, NoteVerifier},
     event::{Entry, Event, Outcome},
     log::{self, LogWriter, NewEntry, now_ms},
     merkle::{self, Frontier, Hash, NodeSource},
-    verify::{EntryChecker, Problem, ProblemKind, RawEntry, Verification},
+    verify::{EntryChecker, RawEntry, Verification},
 };
 
 const SCHEMA: &str = "
@@ -91,49 +91,6 @@ pub struct Filter {
     pub action: Option<String>,
     /// At most this many (the newest ones), when set.
     pub limit: Option<u64>,
-}
-
-/// An inclusion proof, ready to hand to a verifier.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct InclusionProof {
-    /// The entry.
-    pub seq: u64,
-    /// Tree size the proof is for.
-    pub tree_size: u64,
-    /// The entry hash (hex).
-    pub leaf_hash: String,
-    /// Sibling hashes, nearest first (hex).
-    pub proof: Vec<String>,
-    /// Root of the tree of `tree_size` entries (hex).
-    pub root: String,
-    /// The signed checkpoint for `tree_size`.
-    pub checkpoint: String,
-}
-
-/// A consistency proof between two tree sizes.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct ConsistencyProof {
-    /// The older size.
-    pub old_size: u64,
-    /// The newer size.
-    pub new_size: u64,
-    /// Root at the older size (hex).
-    pub old_root: String,
-    /// Root at the newer size (hex).
-    pub new_root: String,
-    /// Proof hashes (hex).
-    pub proof: Vec<String>,
-}
-
-/// A stored checkpoint.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct StoredCheckpoint {
-    /// Tree size.
-    pub tree_size: u64,
-    /// When it was signed (Unix ms).
-    pub created_ms: i64,
-    /// The signed note.
-    pub note: String,
 }
 
 /// The audit log in one SQLite file, with its signing key.
@@ -298,8 +255,13 @@ impl AuditStore {
             serde_json::json!({ "seq": seq, "reason": reason, "already_redacted": changed == 0 }),
         );
         // The redaction and its record commit together.
-        let recorded =
-            log::append(&mut SqliteWriter(&tx), &self.origin, &self.signer, &mut self.frontier, std::slice::from_ref(&event))?;
+        let recorded = log::append(
+            &mut SqliteWriter(&tx),
+            &self.origin,
+            &self.signer,
+            &mut self.frontier,
+            std::slice::from_ref(&event),
+        )?;
         tx.commit()?;
         Ok(recorded[0])
     }
@@ -388,63 +350,14 @@ impl AuditStore {
         Ok(StoredCheckpoint { tree_size: size, created_ms, note })
     }
 
-    fn checkpoint_at(&mut self, size: u64) -> Result<String, AuditError> {
-        let note: Option<String> = self
-            .conn
-            .query_row("SELECT note FROM audit_checkpoints WHERE tree_size = ?1", [to_i64(size)], |r| r.get(0))
-            .optional()?;
-        match note {
-            Some(n) => Ok(n),
-            None => {
-                let root = merkle::root(&Nodes(&self.conn), size)?;
-                Ok(self.signer.sign(&Checkpoint { origin: self.origin.clone(), size, root }))
-            }
-        }
-    }
-
     /// The inclusion proof of entry `seq` in the tree of `size` entries (default: all).
     pub fn inclusion_proof(&mut self, seq: u64, size: Option<u64>) -> Result<InclusionProof, AuditError> {
-        let total = self.size()?;
-        let size = size.unwrap_or(total);
-        if size > total {
-            return Err(AuditError::Range(format!("tree size {size} is larger than the log ({total} entries)")));
-        }
-        if seq >= size {
-            return Err(AuditError::NoSuchEntry(seq, size));
-        }
-        let nodes = Nodes(&self.conn);
-        let proof = merkle::inclusion_proof(&nodes, seq, size)?.unwrap_or_default();
-        let leaf = nodes.perfect(0, seq)?;
-        let root = merkle::root(&nodes, size)?;
-        Ok(InclusionProof {
-            seq,
-            tree_size: size,
-            leaf_hash: hex::encode(leaf),
-            proof: proof.iter().map(hex::encode).collect(),
-            root: hex::encode(root),
-            checkpoint: self.checkpoint_at(size)?,
-        })
+        log::inclusion_proof(&mut SqliteWriter(&self.conn), &self.origin, &self.signer, seq, size)
     }
 
     /// The consistency proof between sizes `old` and `new` (default: all).
     pub fn consistency_proof(&self, old: u64, new: Option<u64>) -> Result<ConsistencyProof, AuditError> {
-        let total = self.size()?;
-        let new = new.unwrap_or(total);
-        if new > total {
-            return Err(AuditError::Range(format!("new size {new} is larger than the log ({total} entries)")));
-        }
-        if old == 0 || old > new {
-            return Err(AuditError::Range(format!("need 0 < old size ≤ new size, got {old} and {new}")));
-        }
-        let nodes = Nodes(&self.conn);
-        let proof = merkle::consistency_proof(&nodes, old, new)?.unwrap_or_default();
-        Ok(ConsistencyProof {
-            old_size: old,
-            new_size: new,
-            old_root: hex::encode(merkle::root(&nodes, old)?),
-            new_root: hex::encode(merkle::root(&nodes, new)?),
-            proof: proof.iter().map(hex::encode).collect(),
-        })
+        log::consistency_proof(&mut SqliteWriter(&self.conn), old, new)
     }
 
     /// Recomputes everything: entry hashes, the chain, stored Merkle nodes, every checkpoint
@@ -500,17 +413,7 @@ impl AuditStore {
         let mut stmt = self.conn.prepare("SELECT key_id, verifier FROM audit_keys")?;
         let stored: Vec<(String, String)> =
             stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
-        let want = key.encode();
-        if !stored.iter().any(|(id, k)| *k == want && *id == hex::encode(key.key_id())) {
-            v.problems.push(Problem {
-                seq: None,
-                kind: ProblemKind::KeyMismatch,
-                message: format!(
-                    "the public key stored in the log ({}) is not the key that verifies it ({want})",
-                    stored.iter().map(|(_, k)| k.as_str()).collect::<Vec<_>>().join(", ")
-                ),
-            });
-        }
+        v.problems.extend(log::key_problem(&stored, key));
         Ok(v)
     }
 }
@@ -552,10 +455,19 @@ impl LogWriter for SqliteWriter<'_> {
     }
 
     fn insert_node(&mut self, level: u32, index: u64, hash: &Hash) -> Result<(), AuditError> {
-        self.0
-            .prepare_cached("INSERT INTO audit_nodes (level, idx, hash) VALUES (?1, ?2, ?3)")?
-            .execute(params![level, to_i64(index), &hash[..]])?;
+        self.0.prepare_cached("INSERT INTO audit_nodes (level, idx, hash) VALUES (?1, ?2, ?3)")?.execute(params![
+            level,
+            to_i64(index),
+            &hash[..]
+        ])?;
         Ok(())
+    }
+
+    fn checkpoint_note(&mut self, size: u64) -> Result<Option<String>, AuditError> {
+        Ok(self
+            .0
+            .query_row("SELECT note FROM audit_checkpoints WHERE tree_size = ?1", [to_i64(size)], |r| r.get(0))
+            .optional()?)
     }
 
     fn insert_checkpoint(&mut self, size: u64, created_ms: i64, key_id: &str, note: &str) -> Result<(), AuditError> {
