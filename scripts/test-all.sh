@@ -9,4 +9,12 @@ if [ ! -x node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil ] || [ package-lo
 fi
 export PATH="$PWD/node_modules/@foundry-rs/anvil-linux-amd64/bin:$PWD/node_modules/@foundry-rs/cast-linux-amd64/bin:$PATH"
 
+# The PostgreSQL tests (audit log store) need a server on 127.0.0.1:5432 with trust auth, or
+# SCORPIUS_TEST_POSTGRES_URL. Start the machine's cluster if it is installed but stopped.
+if [ -z "${SCORPIUS_TEST_POSTGRES_URL:-}" ] && command -v pg_isready >/dev/null && ! pg_isready -q -h 127.0.0.1 -p 5432; then
+  if command -v pg_ctlcluster >/dev/null; then
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+  fi
+fi
+
 cargo test --workspace --all-features --locked
