@@ -9,6 +9,7 @@ mod exit;
 mod intel;
 mod output;
 mod render;
+mod rpc;
 
 use std::process::ExitCode;
 
@@ -42,7 +43,14 @@ fn init_logging(verbose: u8, quiet: bool) {
         (false, _) => "trace",
     };
     // RUST_LOG wins when set; -v/-q pick the default otherwise.
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    // The HTTP transport's debug spans carry the full RPC URL, which may hold an API key:
+    // never below info for it, whatever RUST_LOG says.
+    for cap in ["alloy_transport_http=info", "reqwest=info"] {
+        if let Ok(d) = cap.parse() {
+            filter = filter.add_directive(d);
+        }
+    }
     // Colour only on a terminal (and not with NO_COLOR): escape codes would litter CI logs and
     // files that stderr is redirected to.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())

@@ -50,6 +50,24 @@ pub fn report(r: &ScanReport) -> String {
         t.add_row(vec![f.severity.as_str().to_uppercase(), f.rule_id.to_string(), text, evidence]);
     }
     let _ = writeln!(out, "\nFindings:\n{t}");
+    // Contract findings with a source line, unwrapped so that `file:line` stays clickable.
+    let lines: Vec<String> = r
+        .findings
+        .iter()
+        .filter_map(|f| {
+            let l = f.location.as_ref()?;
+            Some(format!(
+                "  {}:{}  {} {}",
+                l.file.as_deref()?,
+                l.start_line?,
+                f.severity.as_str().to_uppercase(),
+                f.rule_id
+            ))
+        })
+        .collect();
+    if !lines.is_empty() {
+        let _ = writeln!(out, "Source lines:\n{}", lines.join("\n"));
+    }
     out
 }
 
@@ -90,6 +108,7 @@ fn subject(s: &Value, out: &mut String) {
         return;
     }
     match s.get("type").and_then(Value::as_str) {
+        Some("contracts") => contracts(s, out),
         Some("typed_data") => {
             let _ = writeln!(out, "EIP-712 {} (domain {})", scalar(&s["primary_type"]), s["domain"]);
             let _ = writeln!(out, "Signing hash: {}", scalar(&s["signing_hash"]));
@@ -129,6 +148,39 @@ fn subject(s: &Value, out: &mut String) {
             let _ = writeln!(out, "eth_sign of raw hash {}", scalar(&s["hash"]));
         }
         _ => {}
+    }
+}
+
+/// One line per analysed contract (size, functions, proxy), its notes, and what was skipped.
+fn contracts(s: &Value, out: &mut String) {
+    let list = s["contracts"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let _ = writeln!(out, "Contracts analysed: {}", list.len());
+    for c in list {
+        let functions = c["functions"].as_array().map_or(0, Vec::len);
+        let mut line = format!("  {}: {} bytes, {functions} functions", scalar(&c["label"]), scalar(&c["code_size"]));
+        if let Some(kind) = c.pointer("/proxy/kind").and_then(Value::as_str) {
+            let _ = write!(line, ", {kind} proxy");
+        }
+        if let Some(d) = c["eip7702_delegate"].as_str() {
+            let _ = write!(line, ", EIP-7702 delegated to {d}");
+        }
+        if let Some(v) = c["compiler"].as_str() {
+            let _ = write!(line, ", {v}");
+        }
+        let _ = writeln!(out, "{line}");
+        if let Some(reason) = c.pointer("/status/incomplete").and_then(Value::as_str) {
+            let _ = writeln!(out, "    incomplete: {reason}");
+        }
+        for n in c["notes"].as_array().into_iter().flatten() {
+            let _ = writeln!(out, "    note: {}", scalar(n));
+        }
+    }
+    if let Some(counts) = s["skipped_counts"].as_object().filter(|c| !c.is_empty()) {
+        let parts: Vec<_> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
+        let _ = writeln!(out, "Skipped: {}", parts.join(", "));
+    }
+    if let Some(block) = s.pointer("/chain_state/block").filter(|b| !b.is_null()) {
+        let _ = writeln!(out, "Chain state read at block {block} from {}", scalar(&s["chain_state"]["endpoint"]));
     }
 }
 

@@ -10,7 +10,7 @@
 //! The methods are async; a command creates a current-thread runtime ([`runtime`]) and blocks
 //! on its own async function.
 
-use std::{fmt, future::Future, time::Duration};
+use std::{fmt, future::IntoFuture, time::Duration};
 
 use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_provider::{
@@ -150,7 +150,7 @@ impl Rpc {
     async fn retry<T, F, Fut>(&self, method: &'static str, make: F) -> Result<T>
     where
         F: Fn() -> Fut,
-        Fut: Future<Output = Result<T, TransportError>>,
+        Fut: IntoFuture<Output = Result<T, TransportError>>,
     {
         let mut delay = self.opts.backoff;
         let attempts = self.opts.attempts.max(1);

@@ -39,6 +39,7 @@ fn audit_label(command: &Command) -> Option<(&'static str, String)> {
         Command::Scan(ScanCommand::Signature(_)) => Some(("scan.signature", String::new())),
         Command::Scan(ScanCommand::Address(a)) => Some(("scan.address", a.address.clone())),
         Command::Scan(ScanCommand::Domain(a)) => Some(("scan.domain", a.site.clone())),
+        Command::Scan(ScanCommand::Contract(_)) => Some(("scan.contract", String::new())),
         Command::Intel(IntelCommand::Import { source, .. }) => Some(("intel.import", source.clone())),
         Command::Intel(IntelCommand::Remove { source }) => Some(("intel.remove", source.clone())),
         Command::Audit(audit::AuditCommand::Export { output }) => Some(("audit.export", output.display().to_string())),

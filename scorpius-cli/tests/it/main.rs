@@ -8,6 +8,7 @@ mod exit_codes;
 mod formats;
 mod intel;
 mod rules;
+mod scan_contract;
 mod scan_signature;
 mod scan_tx;
 mod snapshots;

@@ -2,6 +2,7 @@
 //! exit code.
 
 pub mod address;
+pub mod contract;
 pub mod domain;
 pub mod signature;
 pub mod tx;
@@ -30,6 +31,9 @@ pub enum ScanCommand {
     Address(address::Args),
     /// Check a website (URL or domain) for phishing and look-alikes of well-known sites.
     Domain(domain::Args),
+    /// Analyse contracts: bytecode files, Foundry/Hardhat artifacts and build output, project
+    /// directories, or deployed addresses (with --rpc-url; proxies are resolved).
+    Contract(contract::Args),
 }
 
 /// Flags shared by every scan.
@@ -61,6 +65,7 @@ pub fn run(cmd: ScanCommand, global: &GlobalArgs) -> Result<u8> {
         ScanCommand::Signature(a) => signature::run(&a, global),
         ScanCommand::Address(a) => address::run(&a, global),
         ScanCommand::Domain(a) => domain::run(&a, global),
+        ScanCommand::Contract(a) => contract::run(&a, global),
     }
 }
 
