@@ -31,7 +31,7 @@ pub struct Rule {
 const TX: &[ScanKind] = &[ScanKind::Transaction];
 const SIG: &[ScanKind] = &[ScanKind::Signature];
 const TX_SIG: &[ScanKind] = &[ScanKind::Transaction, ScanKind::Signature];
-const SCREEN: &[ScanKind] = &[ScanKind::Transaction, ScanKind::Signature, ScanKind::Address];
+const SCREEN: &[ScanKind] = &[ScanKind::Transaction, ScanKind::Signature, ScanKind::Address, ScanKind::Contract];
 const DOMAIN: &[ScanKind] = &[ScanKind::Transaction, ScanKind::Signature, ScanKind::Domain];
 const HISTORY: &[ScanKind] = &[ScanKind::Transaction];
 const CONTRACT: &[ScanKind] = &[ScanKind::Contract];
