@@ -187,6 +187,35 @@ fn clean_fixtures_get_no_high_or_critical() {
     assert_eq!(names, BTreeSet::from(["renounceOwnership()", "transferOwnership(address)"]));
 }
 
+/// The benign wallet-scan fixtures: standard tokens (ERC-20, ERC-721, ERC-1155, a token whose
+/// transfers return nothing), Multicall3 and a Permit2-style allowance contract. A holder's or
+/// approved operator's authorisation (`msg.sender == _owners[tokenId]`,
+/// `_operatorApprovals[owner][msg.sender]`) is not an owner gate: none of them gets a high or
+/// critical finding, and no transfer function is "owner-only".
+#[test]
+fn benign_wallet_fixtures_get_no_high_or_critical() {
+    let fixtures = [
+        ("TestNFT", "TestNFT"),
+        ("TestToken", "TestToken"),
+        ("TestMultiToken", "TestMultiToken"),
+        ("NoReturnToken", "NoReturnToken"),
+        ("Multicall3", "Multicall3"),
+        ("Permit2Lite", "Permit2Lite"),
+    ];
+    let mut bad = Vec::new();
+    for (file, name) in fixtures {
+        let r = scan(file, name);
+        for f in r.findings.iter().filter(|f| f.severity >= Severity::High) {
+            bad.push(format!("{name}: {} {} {}", f.severity, f.rule_id, f.message));
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+    // The ERC-721's transfers and approvals are open to holders and their operators, not
+    // privileged.
+    let r = scan("TestNFT", "TestNFT");
+    assert!(!rule_ids(&r).contains("contract-privileged-functions"), "{:?}", rule_ids(&r));
+}
+
 #[test]
 fn proxy_resolution_flags_an_eoa_admin() {
     let facts = ProxyFacts {

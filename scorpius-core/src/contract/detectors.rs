@@ -2,9 +2,12 @@
 //! whose evidence names the function (selector and signature when known) and the pc.
 //!
 //! "Owner-gated" means: on the path to the instruction, a conditional jump tested `msg.sender`
-//! against an address loaded from storage or fixed in the code (or a role mapping keyed by
-//! `msg.sender`) and the path took the "equal" side. A function is *privileged* when all its
-//! state changes are owner-gated.
+//! against an address in a fixed place (a constant storage slot, a mapping entry not keyed by
+//! the caller or the arguments, a code constant) or a role mapping keyed by `msg.sender` under a
+//! role that is not an argument, and the path took the "equal" side. A comparison with an
+//! address stored per argument (`_owners[tokenId]`) or an operator approval
+//! (`_operatorApprovals[from][msg.sender]`) authorises a holder, not an owner
+//! ([`cmp::APPROVAL`]). A function is *privileged* when all its state changes are owner-gated.
 //!
 //! The token rules locate the balance mapping, total supply and allowances through the
 //! standard getters (`balanceOf`, `totalSupply`, `allowance`) or `transfer`'s writes, then look
@@ -33,6 +36,9 @@ const SEL_BALANCE_OF: u32 = 0x70a0_8231;
 const SEL_TOTAL_SUPPLY: u32 = 0x1816_0ddd;
 const SEL_ALLOWANCE: u32 = 0xdd62_ed3e;
 const SEL_OWNER: u32 = 0x8da5_cb5b;
+const SEL_OWNER_OF: u32 = 0x6352_211e;
+const SEL_GET_APPROVED: u32 = 0x0818_12fc;
+const SEL_IS_APPROVED_FOR_ALL: u32 = 0xe985_e9c5;
 
 const GUARDS: u8 = flags::OWNER | flags::ORIGIN;
 
@@ -63,6 +69,12 @@ struct TokenSlots {
     total_supply: Option<U256>,
     allowances: Option<U256>,
     owner: Option<U256>,
+    /// Roots of the mappings that hold approvals: ERC-20 allowances, ERC-721 per-token
+    /// approvals (`getApproved`), operator approvals (`isApprovedForAll`, ERC-721 and ERC-1155).
+    approvals: BTreeSet<U256>,
+    /// Roots of the mappings that authorise a holder or approved operator: the approvals and
+    /// the per-token owners compared with `msg.sender` (conditions of kind [`cmp::APPROVAL`]).
+    holder_auth: BTreeSet<U256>,
 }
 
 struct Detect<'a, 'c> {
@@ -122,17 +134,70 @@ impl<'a, 'c> Detect<'a, 'c> {
                 })
             });
         }
-        let allowances = loads(SEL_ALLOWANCE).into_iter().find_map(|s| {
-            let base = an.slots.mapping_base(s)?;
-            matches!(an.slots.get(base), Some(Slot::Mapping { .. }))
-                .then(|| an.slots.mapping_root(s).map(|(r, _)| r))?
-        });
+        // A nested mapping read by a getter: `allowance[owner][spender]`, `operators[owner][op]`.
+        let nested = |sel: u32| -> Vec<U256> {
+            loads(sel)
+                .into_iter()
+                .filter_map(|s| {
+                    let base = an.slots.mapping_base(s)?;
+                    matches!(an.slots.get(base), Some(Slot::Mapping { .. }))
+                        .then(|| an.slots.mapping_root(s).map(|(r, _)| r))?
+                })
+                .collect()
+        };
+        let allowances = nested(SEL_ALLOWANCE).into_iter().next();
+        let mut approvals: BTreeSet<U256> = allowances.into_iter().collect();
+        approvals.extend(nested(SEL_IS_APPROVED_FOR_ALL));
+        // `getApproved(tokenId)` reads the per-token approval (and, through `ownerOf`, the
+        // owner, which is not an approval).
+        let roots_keyed_by_argument = |sel: u32| -> BTreeSet<U256> {
+            loads(sel)
+                .into_iter()
+                .filter_map(|s| an.slots.mapping_root(s).filter(|(_, k)| *k == Key::Calldata).map(|(r, _)| r))
+                .collect()
+        };
+        let mut per_token = roots_keyed_by_argument(SEL_GET_APPROVED);
+        if an.function(SEL_OWNER_OF).is_some() {
+            let owners = roots_keyed_by_argument(SEL_OWNER_OF);
+            per_token.retain(|r| !owners.contains(r));
+        }
+        per_token.retain(|r| Some(*r) != balances);
+        if per_token.len() == 1 {
+            approvals.extend(per_token);
+        }
+        let mut holder_auth = approvals.clone();
+        for f in an.dispatched() {
+            for e in &f.walk.events {
+                if let Event::Cond { cond, .. } = e
+                    && cond.cmp & !cmp::NEG == cmp::APPROVAL
+                    && let Some((root, _)) = an.slots.mapping_root(cond.arg)
+                {
+                    holder_auth.insert(root);
+                }
+            }
+        }
         TokenSlots {
             balances,
             total_supply: single_const(SEL_TOTAL_SUPPLY),
             allowances,
             owner: single_const(SEL_OWNER),
+            approvals,
+            holder_auth,
         }
+    }
+
+    /// Whether the function checks that the caller may spend the tokens it moves: a holder or
+    /// operator check ([`cmp::APPROVAL`]) or a condition on an approval mapping (an ERC-20
+    /// allowance, an ERC-721 per-token or operator approval).
+    fn checks_allowance(&self, func: &Function) -> bool {
+        func.walk.events.iter().any(|e| match e {
+            Event::Cond { cond, .. } => {
+                cond.cmp & !cmp::NEG == cmp::APPROVAL
+                    || (cond.l != 0
+                        && self.an.slots.mapping_root(cond.l).is_some_and(|(r, _)| self.token.approvals.contains(&r)))
+            }
+            _ => false,
+        })
     }
 
     /// Transfer-path functions (`transfer`, `transferFrom`).
@@ -380,7 +445,7 @@ impl<'a, 'c> Detect<'a, 'c> {
             // forwarder spending the caller's own ether), is not "anyone drains the contract".
             let controlled = func.walk.events.iter().any(|e| {
                 matches!(e, Event::Cond { cond, .. } if matches!(cond.cmp & !cmp::NEG,
-                    cmp::CALLER_AUTH | cmp::ROLE | cmp::ORIGIN_AUTH | cmp::VALUE))
+                    cmp::CALLER_AUTH | cmp::ROLE | cmp::ORIGIN_AUTH | cmp::VALUE | cmp::APPROVAL))
             });
             if controlled {
                 continue;
@@ -488,7 +553,7 @@ impl<'a, 'c> Detect<'a, 'c> {
                         .with("emits_transfer", emits_transfer);
                         out.push(at(f, func, pc));
                     }
-                } else if bal_keys.iter().all(|k| *k == Key::Calldata) {
+                } else if bal_keys.iter().all(|k| *k == Key::Calldata) && !self.checks_allowance(func) {
                     let f = Finding::new(
                         &rules::CONTRACT_OWNER_MOVES_BALANCES,
                         format!(
@@ -508,11 +573,14 @@ impl<'a, 'c> Detect<'a, 'c> {
                 match e {
                     Event::Cond { pc, cond, .. } if cond.l != 0 => {
                         let base = cond.cmp & !cmp::NEG;
-                        // A per-address list: a mapping other than balances/allowances.
+                        // A per-address list: a mapping other than balances, allowances and the
+                        // holder authorisations (token owners, approvals, operators).
                         if let Some((root, key)) = an.slots.mapping_root(cond.l)
                             && !excluded.contains(&Some(root))
+                            && !t.holder_auth.contains(&root)
                             && matches!(key, Key::Calldata | Key::Caller)
                             && base != cmp::ORDERED
+                            && base != cmp::APPROVAL
                         {
                             let setters = self.gated_writers(|s| {
                                 an.slots.mapping_root(s).is_some_and(|(r, k)| r == root && k == Key::Calldata)

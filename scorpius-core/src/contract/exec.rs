@@ -114,13 +114,16 @@ pub mod cmp {
     pub const SEL_EQ: u8 = 1;
     /// The selector ordered against a constant (binary-search dispatch).
     pub const SEL_RANGE: u8 = 2;
-    /// `msg.sender` against a stored or fixed address (`arg`: the slot, 0 when not storage).
+    /// `msg.sender` against an address in a fixed place: a constant slot (`owner`), a mapping
+    /// entry not keyed by the caller or the arguments, or a code constant (`arg`: the slot, 0
+    /// when not storage). An owner/admin gate.
     pub const CALLER_AUTH: u8 = 3;
     /// `tx.origin` against a stored or fixed address (`arg`: the slot).
     pub const ORIGIN_AUTH: u8 = 4;
     /// `tx.origin` against `msg.sender`.
     pub const ORIGIN_CALLER: u8 = 5;
-    /// A boolean read from a storage mapping keyed by `msg.sender` (role membership).
+    /// A boolean read from a storage mapping keyed by `msg.sender` (role membership), under a
+    /// role that is not the caller or an argument (`roles[ADMIN][msg.sender]`).
     pub const ROLE: u8 = 6;
     /// A storage word keyed by `msg.sender`, not yet known to be a boolean.
     pub const ROLE_CANDIDATE: u8 = 7;
@@ -128,6 +131,11 @@ pub mod cmp {
     pub const ORDERED: u8 = 8;
     /// A comparison involving `msg.value`.
     pub const VALUE: u8 = 9;
+    /// An authorisation of a holder or of someone the holder approved, not a privilege:
+    /// `msg.sender` against an address stored per argument (`_owners[tokenId]`,
+    /// `_tokenApprovals[tokenId]`), or a boolean keyed by `msg.sender` under an argument
+    /// (`_operatorApprovals[from][msg.sender]`). `arg`: the slot compared or read.
+    pub const APPROVAL: u8 = 10;
 }
 
 /// `arg` of a selector comparison with zero (`ISZERO(selector)`).
@@ -272,6 +280,28 @@ impl Slots {
     /// Whether the slot is a mapping entry keyed (in its outermost lookup) by `msg.sender`.
     pub fn keyed_by_caller(&self, id: u32) -> bool {
         matches!(self.get(id), Some(Slot::Mapping { key: Key::Caller, .. }))
+    }
+
+    /// Whether some lookup on the way to the slot (at any nesting level) is keyed by a value
+    /// the caller chooses or is: `msg.sender`, `tx.origin` or a function argument. Such an
+    /// entry is per-holder data (a token's owner, an approval), not a fixed place.
+    pub fn keyed_by_who(&self, id: u32) -> bool {
+        let mut cur = id;
+        for _ in 0..8 {
+            match self.get(cur) {
+                Some(Slot::Mapping { key: Key::Caller | Key::Origin | Key::Calldata, .. }) => return true,
+                Some(Slot::Mapping { base, .. } | Slot::Array { base }) => cur = *base,
+                _ => return false,
+            }
+        }
+        false
+    }
+
+    /// Whether the mapping that the outermost lookup of the slot indexes is itself keyed by
+    /// the caller or an argument: `m[from][msg.sender]` (an operator approval or allowance),
+    /// as opposed to `m[ROLE][msg.sender]`.
+    pub fn inner_keyed_by_who(&self, id: u32) -> bool {
+        self.mapping_base(id).is_some_and(|b| self.keyed_by_who(b))
     }
 
     /// The fixed slot, when the slot is a constant.
@@ -1042,8 +1072,11 @@ impl<'c> Explorer<'c> {
                         r.t |= taint::CALLDATA0;
                     }
                     if x.cmp & !cmp::NEG == cmp::ROLE_CANDIDATE && mask == U256::from(0xff) {
-                        r.cmp = cmp::ROLE | (x.cmp & cmp::NEG);
-                        r.arg = x.arg;
+                        // A boolean keyed by the caller: a role, unless it sits under a key the
+                        // caller chooses (`approved[from][msg.sender]`: the holder's approval).
+                        let kind = if self.slots.inner_keyed_by_who(x.l) { cmp::APPROVAL } else { cmp::ROLE };
+                        r.cmp = kind | (x.cmp & cmp::NEG);
+                        r.arg = if kind == cmp::APPROVAL { x.l } else { x.arg };
                     } else if x.cmp != cmp::NONE {
                         r.cmp = x.cmp;
                         r.arg = x.arg;
@@ -1117,6 +1150,11 @@ impl<'c> Explorer<'c> {
         let neutral = |v: &Val| who(v) == 0 && !self.konst(v).is_some_and(|c| c.is_zero()) && v.cmp == cmp::NONE;
         for (x, y) in [(a, b), (b, a)] {
             if who(x) == taint::CALLER && neutral(y) {
+                // Only an address in a fixed place is an owner: one stored per token id or per
+                // address argument is that token's holder or approved operator.
+                if y.l != 0 && self.slots.keyed_by_who(y.l) {
+                    return Some((cmp::APPROVAL, y.l));
+                }
                 return Some((cmp::CALLER_AUTH, y.l));
             }
             if who(x) == taint::ORIGIN && neutral(y) {
@@ -1180,6 +1218,35 @@ mod tests {
         let w = ex.run(0, Vec::new(), 0, 1000);
         let store = w.events.iter().find_map(|e| if let Event::Sstore { flags, .. } = e { Some(*flags) } else { None });
         assert_eq!(store, Some(flags::OWNER));
+    }
+
+    /// The flags of the first `SSTORE` reached when `check` (code that jumps to `ok` when the
+    /// caller is authorised) runs before it.
+    fn store_flags(check: &str) -> Option<u8> {
+        let code = asm(&format!("{check} PUSH0 PUSH0 REVERT ok: PUSH1 0x01 PUSH1 0x05 SSTORE STOP"));
+        let mut ex = Explorer::new(&code, &code);
+        let w = ex.run(0, Vec::new(), 0, 1000);
+        w.events.iter().find_map(|e| if let Event::Sstore { flags, .. } = e { Some(*flags) } else { None })
+    }
+
+    #[test]
+    fn holder_and_operator_checks_are_not_owner_gates() {
+        // msg.sender == _owners[tokenId] (mapping at slot 2 keyed by an argument).
+        let holder = "PUSH1 0x04 CALLDATALOAD PUSH0 MSTORE PUSH1 0x02 PUSH1 0x20 MSTORE \
+             PUSH1 0x40 PUSH0 KECCAK256 SLOAD CALLER EQ @ok JUMPI";
+        assert_eq!(store_flags(holder), Some(0));
+        // _operatorApprovals[from][msg.sender] (slot 5, `from` an argument).
+        let operator = "PUSH1 0x04 CALLDATALOAD PUSH0 MSTORE PUSH1 0x05 PUSH1 0x20 MSTORE \
+             PUSH1 0x40 PUSH0 KECCAK256 PUSH1 0x20 MSTORE CALLER PUSH0 MSTORE \
+             PUSH1 0x40 PUSH0 KECCAK256 SLOAD PUSH1 0xff AND @ok JUMPI";
+        assert_eq!(store_flags(operator), Some(0));
+        // A fixed mapping entry (admins[0]) and a role under a constant (roles[ADMIN][msg.sender])
+        // are gates.
+        let fixed_entry = "PUSH0 PUSH0 MSTORE PUSH1 0x02 PUSH1 0x20 MSTORE \
+             PUSH1 0x40 PUSH0 KECCAK256 SLOAD CALLER EQ @ok JUMPI";
+        assert_eq!(store_flags(fixed_entry), Some(flags::OWNER));
+        let role = operator.replace("PUSH1 0x04 CALLDATALOAD PUSH0 MSTORE", "PUSH1 0x77 PUSH0 MSTORE");
+        assert_eq!(store_flags(&role), Some(flags::OWNER));
     }
 
     #[test]
