@@ -54,11 +54,13 @@ pub enum ProxyKind {
     /// EIP-1167 minimal proxy: a fixed implementation.
     Eip1167 {
         /// The implementation, embedded in the code.
+        #[serde(serialize_with = "crate::evm::ser::address")]
         implementation: Address,
     },
     /// EIP-7511 minimal proxy with `PUSH0`: a fixed implementation.
     Eip7511 {
         /// The implementation, embedded in the code.
+        #[serde(serialize_with = "crate::evm::ser::address")]
         implementation: Address,
     },
     /// Safe (Gnosis Safe) proxy: singleton in slot 0.
@@ -73,6 +75,7 @@ pub enum ProxyKind {
     /// An EIP-7702 delegated EOA (`0xef0100 || address`).
     Eip7702 {
         /// The contract whose code runs for the account.
+        #[serde(serialize_with = "crate::evm::ser::address")]
         delegate: Address,
     },
 }
@@ -254,13 +257,13 @@ pub fn detect(an: &Analysis<'_>) -> Option<ProxyKind> {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ProxyFacts {
     /// The implementation (or singleton, or beacon's implementation) read from chain.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "crate::evm::ser::opt_address")]
     pub implementation: Option<Address>,
     /// The beacon read from the beacon slot.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "crate::evm::ser::opt_address")]
     pub beacon: Option<Address>,
     /// The admin read from the admin slot (zero when unset).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "crate::evm::ser::opt_address")]
     pub admin: Option<Address>,
     /// Whether the admin has code (`false`: it is an EOA).
     #[serde(skip_serializing_if = "Option::is_none")]
