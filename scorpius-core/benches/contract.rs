@@ -1,5 +1,5 @@
 //! Contract-analysis benchmarks on the OpenZeppelin 5.7.0 fixture set (81 runtime bytecodes,
-//! `../shared/data/fixtures/benign-bytecode/`):
+//! `tests/fixtures/openzeppelin-contracts-5.7.0/`):
 //!
 //! - `contract/analyze/oz81`: full analysis to a report (throughput in contracts per second);
 //! - `contract/selectors/{scorpius,evmole}/oz81`: selector extraction alone, ours and
@@ -31,7 +31,7 @@ struct Row {
 
 fn rows() -> Vec<Row> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data/fixtures/benign-bytecode/openzeppelin-contracts-5.7.0/artifacts_bytecode.csv");
+        .join("../tests/fixtures/openzeppelin-contracts-5.7.0/artifacts_bytecode.csv");
     let mut reader = csv::Reader::from_path(&path)
         .unwrap_or_else(|e| panic!("cannot read the OpenZeppelin fixture set at {}: {e}", path.display()));
     reader

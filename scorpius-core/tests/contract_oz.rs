@@ -1,4 +1,4 @@
-//! OpenZeppelin Contracts 5.7.0 fixture set (`../shared/data/fixtures/benign-bytecode/`):
+//! OpenZeppelin Contracts 5.7.0 fixture set (`tests/fixtures/openzeppelin-contracts-5.7.0/`, vendored from the shared data set):
 //! selector extraction must match the ABI exactly (no false positives, no false negatives) for
 //! all 81 contracts, and standard contracts must not get high or critical findings except the
 //! documented ones in [`EXPECTED_HIGH`].
@@ -26,13 +26,13 @@ pub struct Row {
 
 fn csv_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data/fixtures/benign-bytecode/openzeppelin-contracts-5.7.0/artifacts_bytecode.csv")
+        .join("../tests/fixtures/openzeppelin-contracts-5.7.0/artifacts_bytecode.csv")
 }
 
 pub fn rows() -> Vec<Row> {
     let path = csv_path();
     let mut reader = csv::Reader::from_path(&path).unwrap_or_else(|e| {
-        panic!("cannot read the OpenZeppelin fixture set at {}: {e} (it lives in the shared data directory next to the repository)", path.display())
+        panic!("cannot read the OpenZeppelin fixture set at {}: {e} (it is vendored in the repository under tests/fixtures/)", path.display())
     });
     let mut out = Vec::new();
     for rec in reader.deserialize::<BTreeMap<String, String>>() {
