@@ -42,6 +42,57 @@ impl FromStr for Format {
     }
 }
 
+/// Output format of a scan report: the general formats plus renderings for people and
+/// spreadsheets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportFormat {
+    /// Human-readable tables.
+    Table,
+    /// The versioned JSON `ScanReport`.
+    Json,
+    /// Markdown (pull-request comments).
+    Markdown,
+    /// One self-contained HTML page.
+    Html,
+    /// CSV, one row per finding.
+    Csv,
+}
+
+impl FromStr for ReportFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "table" => Ok(ReportFormat::Table),
+            "json" => Ok(ReportFormat::Json),
+            "markdown" | "md" => Ok(ReportFormat::Markdown),
+            "html" => Ok(ReportFormat::Html),
+            "csv" => Ok(ReportFormat::Csv),
+            _ => Err(format!("`{s}` is not a report format: use table, json, markdown, html or csv")),
+        }
+    }
+}
+
+impl ReportFormat {
+    /// The general format this is, when it is one (configuration only holds those).
+    pub fn general(self) -> Option<Format> {
+        match self {
+            ReportFormat::Table => Some(Format::Table),
+            ReportFormat::Json => Some(Format::Json),
+            _ => None,
+        }
+    }
+}
+
+impl From<Format> for ReportFormat {
+    fn from(f: Format) -> Self {
+        match f {
+            Format::Table => ReportFormat::Table,
+            Format::Json => ReportFormat::Json,
+        }
+    }
+}
+
 /// Picks the format: explicit choice, else table on a terminal stdout, else JSON.
 pub fn resolve_format(chosen: Option<Format>, output: Option<&Path>) -> Format {
     match chosen {

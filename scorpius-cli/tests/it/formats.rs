@@ -109,3 +109,37 @@ fn output_onto_a_directory_is_exit_3_and_removes_the_temp_file() {
     assert_eq!(names, ["out"], "no temporary file left behind");
     assert_eq!(std::fs::read_dir(env.work().join("out")).unwrap().count(), 0);
 }
+
+#[test]
+fn markdown_html_and_csv_reports() {
+    let env = Env::new();
+    let mut args = approve_args();
+    args.extend(["--format", "markdown", "--no-intel"]);
+    let out = env.run(&args).success().get_output().stdout.clone();
+    let md = String::from_utf8(out).unwrap();
+    assert!(md.starts_with("## Scorpius transaction scan: 0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48"), "{md}");
+    assert!(md.contains("| MEDIUM | `approval-unlimited` |"), "{md}");
+
+    let mut args = approve_args();
+    args.extend(["--format", "html", "-o", "report.html"]);
+    env.run(&args).success().stdout(predicate::str::is_empty());
+    let html = std::fs::read_to_string(env.work().join("report.html")).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>") && html.contains("approval-unlimited") && html.ends_with("</html>\n"));
+
+    let mut args = approve_args();
+    args.extend(["--format", "csv"]);
+    let out = env.run(&args).success().get_output().stdout.clone();
+    let mut rd = csv::Reader::from_reader(out.as_slice());
+    assert_eq!(rd.headers().unwrap().get(5), Some("rule_id"));
+    let rows: Vec<_> = rd.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(&rows[0][5], "approval-unlimited");
+
+    // --fail-on works the same whatever the format.
+    let mut args = approve_args();
+    args.extend(["--format", "markdown", "--fail-on", "medium"]);
+    env.run(&args).code(1);
+    let mut args = approve_args();
+    args.extend(["--format", "pdf"]);
+    env.run(&args).code(2).stderr(predicate::str::contains("not a report format"));
+}

@@ -16,7 +16,7 @@ use crate::{
     cli::GlobalArgs,
     config::{FlagOverrides, Resolved, Sources},
     exit,
-    output::{self, Format},
+    output::{self, ReportFormat},
     render,
 };
 
@@ -43,9 +43,10 @@ pub struct CommonArgs {
     /// sepolia, local) or a chain id. Default from configuration: ethereum.
     #[arg(long, value_name = "NAME|ID")]
     pub chain: Option<String>,
-    /// Output format (default: table on a terminal, JSON otherwise).
+    /// Output format: table, json, markdown, html or csv (default: table on a terminal, JSON
+    /// otherwise).
     #[arg(long, short)]
-    pub format: Option<Format>,
+    pub format: Option<ReportFormat>,
     /// Write the result to FILE (atomically) instead of stdout.
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -72,7 +73,7 @@ pub fn run(cmd: ScanCommand, global: &GlobalArgs) -> Result<u8> {
 /// Settings a scan needs, after configuration layering.
 pub struct Settings {
     pub ctx: Context,
-    pub format: Format,
+    pub format: ReportFormat,
     pub fail_on: Option<Severity>,
 }
 
@@ -84,7 +85,8 @@ impl CommonArgs {
 
     /// Like [`CommonArgs::settings`], choosing whether to load the address intel.
     pub fn settings_with(&self, global: &GlobalArgs, origin: Option<String>, load_intel: bool) -> Result<Settings> {
-        let flags = FlagOverrides { chain: self.chain.clone(), format: self.format, fail_on: self.fail_on };
+        let general = self.format.and_then(ReportFormat::general);
+        let flags = FlagOverrides { chain: self.chain.clone(), format: general, fail_on: self.fail_on };
         let resolved = Resolved::load(&Sources::discover(global.config.as_deref()), flags)?;
         let chain: Chain = resolved.chain()?;
         let mut ctx = Context::new(chain);
@@ -100,7 +102,10 @@ impl CommonArgs {
         ctx.origin = origin;
         Ok(Settings {
             ctx,
-            format: output::resolve_format(resolved.config.format, self.output.as_deref()),
+            format: match self.format {
+                Some(f) if f.general().is_none() => f,
+                _ => output::resolve_format(resolved.config.format, self.output.as_deref()).into(),
+            },
             fail_on: resolved.config.fail_on,
         })
     }
@@ -120,8 +125,11 @@ pub fn finish(report: &ScanReport, settings: &Settings, common: &CommonArgs) -> 
         }),
     );
     let text = match settings.format {
-        Format::Json => scorpius_core::report::to_json(report),
-        Format::Table => render::report(report),
+        ReportFormat::Json => scorpius_core::report::to_json(report),
+        ReportFormat::Table => render::report(report),
+        ReportFormat::Markdown => scorpius_core::report::to_markdown(report),
+        ReportFormat::Html => scorpius_core::report::to_html(report),
+        ReportFormat::Csv => scorpius_core::report::to_csv(report),
     };
     output::emit(&text, common.output.as_ref())?;
     let failed = settings.fail_on.is_some_and(|t| report.max_severity().is_some_and(|m| m >= t));

@@ -1,7 +1,12 @@
 //! Report serialisation: the versioned JSON format of [`ScanReport`] and its published JSON
-//! Schema (`docs/scan-report.schema.json`, generated from the types; a test keeps it current).
+//! Schema (`docs/scan-report.schema.json`, generated from the types; a test keeps it current),
+//! and the Markdown, HTML and CSV renderings ([`text`]).
+
+pub mod text;
 
 use crate::model::ScanReport;
+
+pub use text::{to_csv, to_html, to_markdown};
 
 /// The JSON Schema of [`ScanReport`], pretty-printed with a trailing newline.
 pub fn json_schema() -> String {
