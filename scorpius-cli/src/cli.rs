@@ -47,6 +47,9 @@ pub enum Command {
     /// Threat intelligence: datasets, lookups, imports.
     #[command(subcommand)]
     Intel(cmd::intel::IntelCommand),
+    /// Saved scans: list, show again in any format, delete.
+    #[command(subcommand)]
+    History(cmd::history::HistoryCommand),
     /// The tamper-evident audit trail: list, verify, prove, export, redact.
     #[command(subcommand)]
     Audit(cmd::audit::AuditCommand),

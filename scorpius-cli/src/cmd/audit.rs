@@ -205,7 +205,7 @@ pub fn run(cmd: AuditCommand) -> Result<u8> {
 }
 
 /// `--since`: RFC 3339, or a date meaning its start (UTC).
-fn parse_since(s: &str) -> Result<i64> {
+pub fn parse_since(s: &str) -> Result<i64> {
     use time::{Date, OffsetDateTime, format_description::well_known::Rfc3339, macros::format_description};
     let t = OffsetDateTime::parse(s, &Rfc3339)
         .or_else(|_| Date::parse(s, format_description!("[year]-[month]-[day]")).map(|d| d.midnight().assume_utc()))

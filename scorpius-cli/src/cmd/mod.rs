@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod completions;
 pub mod config;
+pub mod history;
 pub mod intel;
 pub mod rules;
 pub mod scan;
@@ -22,6 +23,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Completions(a) => completions::run(&a),
         Command::Intel(c) => intel::run(c),
         Command::Audit(c) => audit::run(c),
+        Command::History(c) => history::run(c),
     };
     if let Some((action, resource)) = audited {
         crate::audit::record(action, &resource, &result);
@@ -43,6 +45,7 @@ fn audit_label(command: &Command) -> Option<(&'static str, String)> {
         Command::Intel(IntelCommand::Import { source, .. }) => Some(("intel.import", source.clone())),
         Command::Intel(IntelCommand::Remove { source }) => Some(("intel.remove", source.clone())),
         Command::Audit(audit::AuditCommand::Export { output }) => Some(("audit.export", output.display().to_string())),
+        Command::History(history::HistoryCommand::Delete { id }) => Some(("history.delete", id.clone())),
         _ => None,
     }
 }

@@ -6,6 +6,7 @@ mod common;
 mod config;
 mod exit_codes;
 mod formats;
+mod history;
 mod intel;
 mod rules;
 mod scan_contract;

@@ -1,7 +1,10 @@
 //! Report serialisation: the versioned JSON format of [`ScanReport`] and its published JSON
 //! Schema (`docs/scan-report.schema.json`, generated from the types; a test keeps it current),
-//! and the Markdown, HTML and CSV renderings ([`text`]).
+//! the Markdown, HTML and CSV renderings ([`text`]), and (feature `store`) the local scan
+//! history in SQLite (`history`).
 
+#[cfg(feature = "store")]
+pub mod history;
 pub mod text;
 
 use crate::model::ScanReport;

@@ -57,6 +57,9 @@ pub struct CommonArgs {
     /// Do not consult threat intelligence (bundled datasets and imported feeds).
     #[arg(long)]
     pub no_intel: bool,
+    /// Do not save this scan in the local history (`scorpius history`).
+    #[arg(long)]
+    pub no_save: bool,
 }
 
 /// Runs a scan subcommand.
@@ -132,6 +135,12 @@ pub fn finish(report: &ScanReport, settings: &Settings, common: &CommonArgs) -> 
         ReportFormat::Csv => scorpius_core::report::to_csv(report),
     };
     output::emit(&text, common.output.as_ref())?;
+    if !common.no_save {
+        // The result is already out; a history that cannot be written must not change it.
+        if let Err(e) = super::history::open().and_then(|mut h| h.save(report).map_err(Into::into)) {
+            tracing::warn!("could not save this scan in the history: {e:#}");
+        }
+    }
     let failed = settings.fail_on.is_some_and(|t| report.max_severity().is_some_and(|m| m >= t));
     Ok(if failed { exit::FINDINGS } else { exit::OK })
 }
