@@ -47,6 +47,12 @@ pub enum Command {
     /// Threat intelligence: datasets, lookups, imports.
     #[command(subcommand)]
     Intel(cmd::intel::IntelCommand),
+    /// Saved scans as a report (JSON, Markdown, HTML, CSV, table), optionally signed; `report
+    /// verify` checks a signed report.
+    Report(cmd::report::Args),
+    /// The key that signs reports.
+    #[command(subcommand)]
+    Keys(cmd::keys::KeysCommand),
     /// Saved scans: list, show again in any format, delete.
     #[command(subcommand)]
     History(cmd::history::HistoryCommand),

@@ -5,6 +5,8 @@ pub mod completions;
 pub mod config;
 pub mod history;
 pub mod intel;
+pub mod keys;
+pub mod report;
 pub mod rules;
 pub mod scan;
 
@@ -24,6 +26,8 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Intel(c) => intel::run(c),
         Command::Audit(c) => audit::run(c),
         Command::History(c) => history::run(c),
+        Command::Report(a) => report::run(a),
+        Command::Keys(c) => keys::run(&c),
     };
     if let Some((action, resource)) = audited {
         crate::audit::record(action, &resource, &result);
@@ -46,6 +50,10 @@ fn audit_label(command: &Command) -> Option<(&'static str, String)> {
         Command::Intel(IntelCommand::Remove { source }) => Some(("intel.remove", source.clone())),
         Command::Audit(audit::AuditCommand::Export { output }) => Some(("audit.export", output.display().to_string())),
         Command::History(history::HistoryCommand::Delete { id }) => Some(("history.delete", id.clone())),
+        Command::Report(a) if a.command.is_none() => {
+            Some(("report.create", a.output.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "-".into())))
+        }
+        Command::Keys(keys::KeysCommand::Generate) => Some(("key.generate", "report-signing".to_owned())),
         _ => None,
     }
 }

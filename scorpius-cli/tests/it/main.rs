@@ -8,6 +8,7 @@ mod exit_codes;
 mod formats;
 mod history;
 mod intel;
+mod report;
 mod rules;
 mod scan_contract;
 mod scan_signature;

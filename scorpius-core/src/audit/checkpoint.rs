@@ -150,6 +150,11 @@ impl NoteSigner {
         NoteVerifier { name: self.name.clone(), key: self.key.verifying_key() }
     }
 
+    /// Signs arbitrary bytes (a detached signature, e.g. over a report digest).
+    pub fn sign_message(&self, msg: &[u8]) -> [u8; 64] {
+        self.key.sign(msg).to_bytes()
+    }
+
     /// Signs a checkpoint and returns the whole signed note.
     pub fn sign(&self, checkpoint: &Checkpoint) -> String {
         let body = checkpoint.body();
@@ -210,6 +215,11 @@ impl NoteVerifier {
     /// The 4-byte key id.
     pub fn key_id(&self) -> [u8; 4] {
         key_id(&self.name, &self.key)
+    }
+
+    /// Checks a detached signature made by [`NoteSigner::sign_message`].
+    pub fn verify_message(&self, msg: &[u8], signature: &[u8; 64]) -> bool {
+        self.key.verify_strict(msg, &Signature::from_bytes(signature)).is_ok()
     }
 
     /// Parses a signed checkpoint note and checks this key's signature on it.

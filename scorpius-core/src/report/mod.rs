@@ -5,6 +5,7 @@
 
 #[cfg(feature = "store")]
 pub mod history;
+pub mod signing;
 pub mod text;
 
 use crate::model::ScanReport;
