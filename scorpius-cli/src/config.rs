@@ -14,6 +14,8 @@ use figment::{
 use scorpius_core::{chain::Chain, model::Severity};
 use serde::{Deserialize, Serialize};
 
+use scorpius_core::policy::Policy;
+
 use crate::output::Format;
 
 /// Name of the project configuration file.
@@ -36,11 +38,14 @@ pub struct Config {
     /// Exit with code 1 when a finding at or above this severity exists.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fail_on: Option<Severity>,
+    /// Severity overrides and ignores applied to every scan (`[policy]`; files only).
+    #[serde(default, skip_serializing_if = "Policy::is_empty")]
+    pub policy: Policy,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { chain: "ethereum".to_owned(), format: None, fail_on: None }
+        Config { chain: "ethereum".to_owned(), format: None, fail_on: None, policy: Policy::default() }
     }
 }
 
@@ -158,6 +163,7 @@ impl Resolved {
         resolved
             .chain()
             .with_context(|| format!("chain = {:?} (from {})", resolved.config.chain, resolved.source_of("chain")))?;
+        resolved.config.policy.validate().with_context(|| format!("[policy] in {}", resolved.source_of("policy")))?;
         Ok(resolved)
     }
 
@@ -188,6 +194,10 @@ impl Resolved {
             "fail_on" => self.config.fail_on.map(|s| s.to_string()),
             _ => None,
         };
-        KEYS.iter().map(|k| (k.to_string(), value(k), self.source_of(k))).collect()
+        let mut out: Vec<_> = KEYS.iter().map(|k| (k.to_string(), value(k), self.source_of(k))).collect();
+        let policy =
+            (!self.config.policy.is_empty()).then(|| serde_json::to_string(&self.config.policy).unwrap_or_default());
+        out.push(("policy".to_owned(), policy, self.source_of("policy")));
+        out
     }
 }

@@ -14,6 +14,7 @@ pub mod error;
 pub mod evm;
 pub mod intel;
 pub mod model;
+pub mod policy;
 pub mod report;
 pub mod rules;
 pub mod signature;

@@ -418,6 +418,23 @@ pub struct ScanReport {
     pub engine_version: String,
     /// Versions of every dataset the scan consulted.
     pub datasets: Vec<DatasetRef>,
+    /// Findings a policy ignore removed from `findings`, by rule, with the reason.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub suppressed: Vec<Suppression>,
+}
+
+/// Findings of one rule that a policy ignore removed from a report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Suppression {
+    /// The rule.
+    pub rule_id: String,
+    /// How many findings were removed.
+    pub count: usize,
+    /// Why (from the policy).
+    pub reason: String,
+    /// Until when the ignore applies (YYYY-MM-DD), if it expires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
 }
 
 impl ScanReport {
@@ -448,6 +465,7 @@ impl ScanReport {
             started_at,
             duration_us: u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
             engine_version: crate::ENGINE_VERSION.to_owned(),
+            suppressed: Vec::new(),
             datasets,
         }
     }

@@ -219,3 +219,37 @@ fn config_show_table_lists_every_key_and_the_files() {
         .stdout(predicate::str::contains(format!("file {}", project.display())))
         .stdout(predicate::str::contains("(not set)"));
 }
+
+#[test]
+fn project_policy_overrides_and_ignores_shape_the_gate() {
+    let env = Env::new();
+    let scan = ["scan", "tx", "--to", USDC, "--data", APPROVE_UNLIMITED, "--format", "json", "--no-intel"];
+    // approval-unlimited is medium by default: raised to critical, it trips --fail-on high.
+    env.write("scorpius.toml", "fail_on = \"high\"\n[policy]\nseverity = { \"approval-unlimited\" = \"critical\" }\n");
+    let r = stdout_json(&env.run(scan).code(1));
+    assert_eq!(r["findings"][0]["severity"], "critical");
+    assert_eq!(r["findings"][0]["evidence"]["policy_default_severity"], "medium");
+
+    // Ignored with a reason: out of the findings and the gate, listed as suppressed.
+    env.write(
+        "scorpius.toml",
+        "fail_on = \"low\"\n[[policy.ignore]]\nrule = \"approval-unlimited\"\nreason = \"vetted spender\"\nexpires = \"2999-01-01\"\n",
+    );
+    let r = stdout_json(&env.run(scan).code(0));
+    assert_eq!(r["findings"], serde_json::json!([]));
+    assert_eq!(r["suppressed"][0]["rule_id"], "approval-unlimited");
+    assert_eq!(r["suppressed"][0]["reason"], "vetted spender");
+
+    // Expired: reported (and gated) again, with a warning.
+    env.write(
+        "scorpius.toml",
+        "fail_on = \"low\"\n[[policy.ignore]]\nrule = \"approval-unlimited\"\nreason = \"old\"\nexpires = \"2020-01-01\"\n",
+    );
+    env.run(scan).code(1).stderr(predicate::str::contains("expired"));
+
+    // Mistakes name the field.
+    env.write("scorpius.toml", "[[policy.ignore]]\nrule = \"no-such-rule\"\nreason = \"x\"\n");
+    env.run(scan).code(2).stderr(predicate::str::contains("policy.ignore[0].rule"));
+    env.write("scorpius.toml", "[[policy.ignore]]\nrule = \"approval-unlimited\"\n");
+    env.run(scan).code(2).stderr(predicate::str::contains("reason"));
+}

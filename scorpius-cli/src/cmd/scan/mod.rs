@@ -78,6 +78,8 @@ pub struct Settings {
     pub ctx: Context,
     pub format: ReportFormat,
     pub fail_on: Option<Severity>,
+    /// Severity overrides and ignores from the configuration.
+    pub policy: scorpius_core::policy::Policy,
 }
 
 impl CommonArgs {
@@ -110,12 +112,25 @@ impl CommonArgs {
                 _ => output::resolve_format(resolved.config.format, self.output.as_deref()).into(),
             },
             fail_on: resolved.config.fail_on,
+            policy: resolved.config.policy,
         })
     }
 }
 
 /// Prints the report and returns the exit code for it.
 pub fn finish(report: &ScanReport, settings: &Settings, common: &CommonArgs) -> Result<u8> {
+    // The project policy (severity overrides, ignores) shapes what is reported and gated.
+    let mut with_policy;
+    let report = if settings.policy.is_empty() {
+        report
+    } else {
+        with_policy = report.clone();
+        let today = time::OffsetDateTime::now_utc().date();
+        for w in settings.policy.apply(&mut with_policy, today)? {
+            tracing::warn!("{w}");
+        }
+        &with_policy
+    };
     tracing::info!(scan_id = %report.scan_id, findings = report.findings.len(), risk = report.risk.score, "scan finished");
     crate::audit::note(
         Some(&report.target),
