@@ -36,7 +36,7 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Check a transaction or a signature request before signing.
+    /// Check a transaction, signature request, address, site or contract for risk.
     #[command(subcommand)]
     Scan(cmd::scan::ScanCommand),
     /// List the detection rules, or show one in full.
