@@ -154,17 +154,10 @@ impl Policy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{chain::Chain, context::Context, tx};
+    use crate::tx::fixtures::{APPROVE_UNLIMITED, usdc_report};
 
     fn report() -> ScanReport {
-        let input = tx::TxInput::from_fields(
-            None,
-            Some("0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48"),
-            Some("0x095ea7b30000000000000000000000001111111111111111111111111111111111111111ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"),
-            None,
-        )
-        .unwrap();
-        tx::analyze(&input, &Context::new(Chain::ethereum()))
+        usdc_report(APPROVE_UNLIMITED)
     }
 
     fn day(s: &str) -> Date {

@@ -127,24 +127,13 @@ pub fn run(cmd: AuditCommand) -> Result<u8> {
                 return Err(exit::usage("there is no audit log yet in this data directory"));
             };
             let trusted = public_key.as_deref().map(read_key).transpose()?;
-            let mut v = log.verify(trusted.as_ref())?;
+            let mut saved = Vec::new();
             if let Some(path) = checkpoint {
                 let note = output::read_input(&path.display().to_string(), "checkpoint")?;
                 parse_unverified(&note).map_err(|e| exit::usage(format!("{}: {e}", path.display())))?;
-                let key = trusted.unwrap_or_else(|| log.verifier());
-                // Re-run the checkpoint checks with the saved one included.
-                let mut notes: Vec<String> = log.checkpoints()?.into_iter().map(|c| c.note).collect();
-                notes.push(note);
-                let mut checker =
-                    EntryChecker::new(notes.iter().filter_map(|n| parse_unverified(n).ok()).map(|c| c.size).collect());
-                log.for_each_entry(|e| checker.push(&e))?;
-                let with_saved = checker.finish(log.origin(), &notes, &key);
-                for p in with_saved.problems {
-                    if !v.problems.contains(&p) {
-                        v.problems.push(p);
-                    }
-                }
+                saved.push(note);
             }
+            let v = log.verify_with(trusted.as_ref(), &saved)?;
             print_verification(&v, format)
         }
         AuditCommand::Checkpoint { output: out } => {

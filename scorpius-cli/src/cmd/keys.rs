@@ -34,7 +34,8 @@ pub fn signer() -> Result<NoteSigner> {
             path.display()
         )));
     }
-    load_or_create_key(&path, String::new).with_context(|| format!("reading {}", path.display()))
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    NoteSigner::from_private_key(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
 /// Runs a keys subcommand.

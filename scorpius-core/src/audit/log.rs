@@ -150,6 +150,18 @@ impl<W: LogWriter> NodeSource for WriterNodes<'_, W> {
     }
 }
 
+/// The entry that records the redaction of entry `seq` (appended in the redaction's
+/// transaction by every store).
+pub fn redaction_event(seq: u64, actor: &str, reason: &str, already_redacted: bool) -> Event {
+    Event::now(
+        actor,
+        "audit.redact",
+        format!("seq:{seq}"),
+        super::event::Outcome::Success,
+        serde_json::json!({ "seq": seq, "reason": reason, "already_redacted": already_redacted }),
+    )
+}
+
 /// Rejects events whose fields the leaf encoding or the stores cannot hold.
 pub fn check_events(events: &[Event]) -> Result<(), AuditError> {
     for e in events {

@@ -251,13 +251,7 @@ impl PgAuditStore {
             "UPDATE audit_entries SET details = NULL, salt = NULL WHERE seq = $1 AND details IS NOT NULL",
             &[&to_i64(seq)],
         )?;
-        let event = Event::now(
-            actor,
-            "audit.redact",
-            format!("seq:{seq}"),
-            Outcome::Success,
-            serde_json::json!({ "seq": seq, "reason": reason, "already_redacted": changed == 0 }),
-        );
+        let event = log::redaction_event(seq, actor, reason, changed == 0);
         let recorded = log::append(&mut PgWriter(&mut tx), &origin, signer, &mut cache, std::slice::from_ref(&event))?;
         tx.commit()?;
         self.frontier = cache;
@@ -339,8 +333,20 @@ impl PgAuditStore {
 
     /// Recomputes everything (see [`super::sqlite::AuditStore::verify`]), streaming rows.
     pub fn verify(&mut self, trusted: Option<&NoteVerifier>) -> Result<Verification, AuditError> {
-        let checkpoints = self.checkpoints()?;
-        let mut checker = EntryChecker::new(checkpoints.iter().map(|c| c.tree_size).collect());
+        self.verify_with(trusted, &[])
+    }
+
+    /// [`Self::verify`], also checking `saved` checkpoint notes kept outside the log (the log
+    /// must still contain and extend each of them).
+    pub fn verify_with(
+        &mut self,
+        trusted: Option<&NoteVerifier>,
+        saved: &[String],
+    ) -> Result<Verification, AuditError> {
+        let mut notes: Vec<String> = self.checkpoints()?.into_iter().map(|c| c.note).collect();
+        notes.extend(saved.iter().filter(|n| !notes.contains(n)).cloned().collect::<Vec<_>>());
+        let sizes = notes.iter().filter_map(|n| super::checkpoint::parse_unverified(n).ok()).map(|c| c.size).collect();
+        let mut checker = EntryChecker::new(sizes);
         // One snapshot for the whole check, so concurrent appends do not show up half-way.
         let mut tx =
             self.client.build_transaction().isolation_level(postgres::IsolationLevel::RepeatableRead).start()?;
@@ -382,7 +388,6 @@ impl PgAuditStore {
         tx.commit()?;
         let own = self.signer.verifier();
         let key = trusted.unwrap_or(&own);
-        let notes: Vec<String> = checkpoints.into_iter().map(|c| c.note).collect();
         let mut v = checker.finish(&self.origin, &notes, key);
         v.problems.extend(log::key_problem(&stored, key));
         Ok(v)

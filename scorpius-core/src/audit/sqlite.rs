@@ -247,13 +247,7 @@ impl AuditStore {
             "UPDATE audit_entries SET details = NULL, salt = NULL WHERE seq = ?1 AND details IS NOT NULL",
             [to_i64(seq)],
         )?;
-        let event = Event::now(
-            actor,
-            "audit.redact",
-            format!("seq:{seq}"),
-            Outcome::Success,
-            serde_json::json!({ "seq": seq, "reason": reason, "already_redacted": changed == 0 }),
-        );
+        let event = log::redaction_event(seq, actor, reason, changed == 0);
         // The redaction and its record commit together.
         let recorded = log::append(
             &mut SqliteWriter(&tx),
@@ -363,8 +357,16 @@ impl AuditStore {
     /// Recomputes everything: entry hashes, the chain, stored Merkle nodes, every checkpoint
     /// against `trusted` (default: this log's own key), and the stored public key.
     pub fn verify(&self, trusted: Option<&NoteVerifier>) -> Result<Verification, AuditError> {
-        let checkpoints = self.checkpoints()?;
-        let mut checker = EntryChecker::new(checkpoints.iter().map(|c| c.tree_size).collect());
+        self.verify_with(trusted, &[])
+    }
+
+    /// [`Self::verify`], also checking `saved` checkpoint notes kept outside the log (the log
+    /// must still contain and extend each of them).
+    pub fn verify_with(&self, trusted: Option<&NoteVerifier>, saved: &[String]) -> Result<Verification, AuditError> {
+        let mut notes: Vec<String> = self.checkpoints()?.into_iter().map(|c| c.note).collect();
+        notes.extend(saved.iter().filter(|n| !notes.contains(n)).cloned().collect::<Vec<_>>());
+        let sizes = notes.iter().filter_map(|n| super::checkpoint::parse_unverified(n).ok()).map(|c| c.size).collect();
+        let mut checker = EntryChecker::new(sizes);
         {
             // Borrow each row's text and bytes: no per-entry allocation or hex round trip.
             let mut stmt = self.conn.prepare(&format!("SELECT {ENTRY_COLS} FROM audit_entries ORDER BY seq"))?;
@@ -408,7 +410,6 @@ impl AuditStore {
         }
         let own = self.signer.verifier();
         let key = trusted.unwrap_or(&own);
-        let notes: Vec<String> = checkpoints.into_iter().map(|c| c.note).collect();
         let mut v = checker.finish(&self.origin, &notes, key);
         let mut stmt = self.conn.prepare("SELECT key_id, verifier FROM audit_keys")?;
         let stored: Vec<(String, String)> =

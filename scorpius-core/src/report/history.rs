@@ -218,23 +218,14 @@ impl History {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{chain::Chain, context::Context, tx};
-
-    fn report(data: &str) -> ScanReport {
-        let input =
-            tx::TxInput::from_fields(None, Some("0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48"), Some(data), None)
-                .unwrap();
-        tx::analyze(&input, &Context::new(Chain::ethereum()))
-    }
+    use crate::tx::fixtures::{APPROVE_UNLIMITED, usdc_report as report};
 
     #[test]
     fn save_list_filter_show_delete() {
         let dir = std::env::temp_dir().join(format!("scorpius-history-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
         let mut h = History::open(&dir.join("h.sqlite")).unwrap();
-        let risky = report(
-            "0x095ea7b30000000000000000000000001111111111111111111111111111111111111111ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
-        );
+        let risky = report(APPROVE_UNLIMITED);
         let clean = report("0x");
         h.save(&risky).unwrap();
         h.save(&clean).unwrap();

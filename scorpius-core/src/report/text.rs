@@ -260,18 +260,11 @@ pub fn to_csv(r: &ScanReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{chain::Chain, context::Context, tx};
+    use crate::tx;
 
     /// A real report (an unlimited approve) whose finding carries hostile text.
     fn hostile() -> ScanReport {
-        let input = tx::TxInput::from_fields(
-            None,
-            Some("0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48"),
-            Some("0x095ea7b30000000000000000000000001111111111111111111111111111111111111111ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"),
-            None,
-        )
-        .unwrap();
-        let mut r = tx::analyze(&input, &Context::new(Chain::ethereum()));
+        let mut r = tx::fixtures::usdc_report(tx::fixtures::APPROVE_UNLIMITED);
         assert!(!r.findings.is_empty());
         r.findings[0].message = "=HYPERLINK(\"http://evil\") <script>alert(1)</script> | **bold** [x](y)\nline".into();
         r.findings[0].evidence.insert("token_name".into(), "@SUM(1+1)<img src=x>".into());
