@@ -59,6 +59,12 @@ pub enum Command {
     /// The tamper-evident audit trail: list, verify, prove, export, redact.
     #[command(subcommand)]
     Audit(cmd::audit::AuditCommand),
+    /// Collect a wallet's on-chain facts into a snapshot file for offline scans.
+    #[command(subcommand)]
+    Snapshot(cmd::snapshot::SnapshotCommand),
+    /// Unsigned transactions that revoke a wallet's risky permissions (never signed or sent).
+    #[command(subcommand)]
+    Revoke(cmd::revoke::RevokeCommand),
     /// Print a shell completion script.
     Completions(cmd::completions::Args),
 }

@@ -3,7 +3,10 @@
 //! or its ancestors, or given with `--config`) < `SCORPIUS_*` environment variables < flags.
 //! Every value remembers where it came from, for `scorpius config show`.
 
-use std::path::{Path, PathBuf};
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+};
 
 use anyhow::{Context as _, Result};
 use figment::{
@@ -41,11 +44,20 @@ pub struct Config {
     /// Severity overrides and ignores applied to every scan (`[policy]`; files only).
     #[serde(default, skip_serializing_if = "Policy::is_empty")]
     pub policy: Policy,
+    /// JSON-RPC endpoints by chain name or id (`[rpc]`; files only): `base = "https://…"`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub rpc: BTreeMap<String, String>,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { chain: "ethereum".to_owned(), format: None, fail_on: None, policy: Policy::default() }
+        Config {
+            chain: "ethereum".to_owned(),
+            format: None,
+            fail_on: None,
+            policy: Policy::default(),
+            rpc: BTreeMap::new(),
+        }
     }
 }
 
@@ -164,6 +176,15 @@ impl Resolved {
             .chain()
             .with_context(|| format!("chain = {:?} (from {})", resolved.config.chain, resolved.source_of("chain")))?;
         resolved.config.policy.validate().with_context(|| format!("[policy] in {}", resolved.source_of("policy")))?;
+        for (key, url) in &resolved.config.rpc {
+            key.parse::<Chain>().with_context(|| format!("[rpc] key `{key}` (in {})", resolved.source_of("rpc")))?;
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(crate::exit::usage(format!(
+                    "[rpc] {key} (in {}): the endpoint must be an http:// or https:// URL",
+                    resolved.source_of("rpc")
+                )));
+            }
+        }
         Ok(resolved)
     }
 
@@ -198,6 +219,20 @@ impl Resolved {
         let policy =
             (!self.config.policy.is_empty()).then(|| serde_json::to_string(&self.config.policy).unwrap_or_default());
         out.push(("policy".to_owned(), policy, self.source_of("policy")));
+        // Endpoints often carry API keys: shown redacted, like everywhere else.
+        let rpc = (!self.config.rpc.is_empty()).then(|| {
+            self.config
+                .rpc
+                .iter()
+                .map(|(k, u)| {
+                    let shown =
+                        url::Url::parse(u).map(|u| crate::rpc::redact(&u)).unwrap_or_else(|_| "(invalid URL)".into());
+                    format!("{k}={shown}")
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        });
+        out.push(("rpc".to_owned(), rpc, self.source_of("rpc")));
         out
     }
 }

@@ -10,6 +10,7 @@ mod intel;
 mod output;
 mod render;
 mod rpc;
+mod wallet;
 
 use std::process::ExitCode;
 

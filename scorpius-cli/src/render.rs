@@ -109,6 +109,7 @@ fn subject(s: &Value, out: &mut String) {
     }
     match s.get("type").and_then(Value::as_str) {
         Some("contracts") => contracts(s, out),
+        Some("wallet") => wallet(s, out),
         Some("typed_data") => {
             let _ = writeln!(out, "EIP-712 {} (domain {})", scalar(&s["primary_type"]), s["domain"]);
             let _ = writeln!(out, "Signing hash: {}", scalar(&s["signing_hash"]));
@@ -182,6 +183,54 @@ fn contracts(s: &Value, out: &mut String) {
     if let Some(block) = s.pointer("/chain_state/block").filter(|b| !b.is_null()) {
         let _ = writeln!(out, "Chain state read at block {block} from {}", scalar(&s["chain_state"]["endpoint"]));
     }
+}
+
+/// The wallet's delegation, coverage and approval inventory.
+fn wallet(s: &Value, out: &mut String) {
+    if let Some(d) = s["delegate"].as_str() {
+        let _ = writeln!(out, "EIP-7702: the wallet is delegated to {d}");
+    }
+    let c = &s["coverage"];
+    let _ = writeln!(
+        out,
+        "Blocks {}-{} ({} permission events, {} transfers)",
+        c["from_block"], c["to_block"], c["permission_events"], c["transfers"]
+    );
+    for g in c["gaps"].as_array().into_iter().flatten() {
+        let _ = writeln!(out, "  gap: {}: {}", scalar(&g["what"]), scalar(&g["reason"]));
+    }
+    let list = s["approvals"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let _ = writeln!(out, "Approvals in force: {}", list.len());
+    if list.is_empty() {
+        return;
+    }
+    let mut t = table();
+    t.set_header(vec!["risk", "kind", "token", "spender", "amount", "value at risk", "age"]);
+    for a in list {
+        let token =
+            a["token_symbol"].as_str().map_or_else(|| scalar(&a["token"]), |s| format!("{s}\n{}", scalar(&a["token"])));
+        let mut spender = scalar(&a["spender"]);
+        if let Some(l) = a["spender_label"].as_str() {
+            let _ = write!(spender, "\n{l}");
+        }
+        let _ = write!(spender, "\n({})", scalar(&a["spender_type"]));
+        let amount = match (a["amount_display"].as_str(), a["token_id"].as_str()) {
+            (Some(d), _) => d.to_owned(),
+            (None, Some(id)) => format!("token #{id}"),
+            (None, None) => "all items".to_owned(),
+        };
+        let age = a["age_days"].as_u64().map_or_else(|| "-".to_owned(), |d| format!("{d} d"));
+        t.add_row(vec![
+            scalar(&a["severity"]).to_uppercase(),
+            scalar(&a["kind"]),
+            token,
+            spender,
+            amount,
+            a["value_at_risk_display"].as_str().unwrap_or("-").to_owned(),
+            age,
+        ]);
+    }
+    let _ = writeln!(out, "{t}");
 }
 
 /// Long values (batch payloads) are cut in the table; the JSON output has them in full.

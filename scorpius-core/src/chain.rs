@@ -36,6 +36,12 @@ const KNOWN: &[Known] = &[
     Known { id: 31337, name: "local", aliases: &["anvil", "localhost", "hardhat"], native_symbol: "ETH" },
 ];
 
+/// Canonical Permit2 address.
+pub const PERMIT2: alloy_primitives::Address = alloy_primitives::address!("000000000022D473030F116dDEE9F6B43aC78BA3");
+/// Canonical Multicall3 address.
+pub const MULTICALL3: alloy_primitives::Address =
+    alloy_primitives::address!("cA11bde05977b3631167028862bE2a173976CA11");
+
 impl Chain {
     /// Ethereum mainnet, the default.
     pub fn ethereum() -> Self {
@@ -48,6 +54,17 @@ impl Chain {
             Some(k) => Chain { id, name: Cow::Borrowed(k.name), native_symbol: k.native_symbol },
             None => Chain { id, name: Cow::Owned(format!("chain-{id}")), native_symbol: "?" },
         }
+    }
+
+    /// Uniswap's Permit2 on this chain. It sits at the same address on every chain it is
+    /// deployed to (CREATE2); for a local chain (31337) that is where tests and forks put it.
+    pub fn permit2(&self) -> Option<alloy_primitives::Address> {
+        self.is_known().then_some(PERMIT2)
+    }
+
+    /// Multicall3 on this chain (same address everywhere; collectors check that it has code).
+    pub fn multicall3(&self) -> Option<alloy_primitives::Address> {
+        self.is_known().then_some(MULTICALL3)
     }
 
     /// Whether the chain is in the registry.

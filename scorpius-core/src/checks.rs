@@ -103,12 +103,20 @@ pub fn describe_amount(amount: U256) -> std::borrow::Cow<'static, str> {
 
 /// Base units as a decimal string with 18 decimals (trailing zeros trimmed).
 pub fn format_units18(wei: U256) -> String {
-    let unit = U256::from(10).pow(U256::from(18));
-    let (whole, frac) = wei.div_rem(unit);
+    format_units(wei, 18)
+}
+
+/// Base units as a decimal string with `decimals` decimals (trailing zeros trimmed).
+pub fn format_units(amount: U256, decimals: u8) -> String {
+    if decimals == 0 {
+        return amount.to_string();
+    }
+    let unit = U256::from(10).pow(U256::from(decimals));
+    let (whole, frac) = amount.div_rem(unit);
     if frac.is_zero() {
         return whole.to_string();
     }
-    let frac = format!("{:0>18}", frac.to_string());
+    let frac = format!("{:0>width$}", frac.to_string(), width = usize::from(decimals));
     format!("{whole}.{}", frac.trim_end_matches('0'))
 }
 

@@ -19,6 +19,7 @@ pub mod report;
 pub mod rules;
 pub mod signature;
 pub mod tx;
+pub mod wallet;
 
 pub use error::{Error, Result};
 

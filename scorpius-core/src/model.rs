@@ -249,6 +249,8 @@ pub enum ScanKind {
     Domain,
     /// Contract bytecode (deployed, or from build artifacts).
     Contract,
+    /// A wallet's standing permissions and history, from the chain or a snapshot.
+    Wallet,
 }
 
 impl ScanKind {
@@ -260,6 +262,7 @@ impl ScanKind {
             ScanKind::Address => "address",
             ScanKind::Domain => "domain",
             ScanKind::Contract => "contract",
+            ScanKind::Wallet => "wallet",
         }
     }
 }

@@ -31,10 +31,12 @@ pub struct Rule {
 const TX: &[ScanKind] = &[ScanKind::Transaction];
 const SIG: &[ScanKind] = &[ScanKind::Signature];
 const TX_SIG: &[ScanKind] = &[ScanKind::Transaction, ScanKind::Signature];
-const SCREEN: &[ScanKind] = &[ScanKind::Transaction, ScanKind::Signature, ScanKind::Address, ScanKind::Contract];
+const SCREEN: &[ScanKind] =
+    &[ScanKind::Transaction, ScanKind::Signature, ScanKind::Address, ScanKind::Contract, ScanKind::Wallet];
 const DOMAIN: &[ScanKind] = &[ScanKind::Transaction, ScanKind::Signature, ScanKind::Domain];
-const HISTORY: &[ScanKind] = &[ScanKind::Transaction];
+const HISTORY: &[ScanKind] = &[ScanKind::Transaction, ScanKind::Wallet];
 const CONTRACT: &[ScanKind] = &[ScanKind::Contract];
+const WALLET: &[ScanKind] = &[ScanKind::Wallet];
 
 macro_rules! rules {
     ($( $(#[$m:meta])* $konst:ident = { id: $id:literal, severity: $sev:ident, scopes: $scopes:expr,
@@ -578,6 +580,86 @@ rules! {
         description: "The proxy's admin (read from the EIP-1967 admin slot) has no code: it is an externally owned account, so a single private key can upgrade the proxy to arbitrary code, with no multisig or timelock in between.",
         recommendation: "Treat the contract as controlled by one key; prefer protocols whose upgrades go through a multisig and a timelock.",
         references: ["https://eips.ethereum.org/EIPS/eip-1967"],
+    }
+    /// Standing unlimited ERC-20 allowance.
+    WALLET_APPROVAL_UNLIMITED = {
+        id: "wallet-approval-unlimited", severity: Medium, scopes: WALLET,
+        title: "Standing unlimited token allowance",
+        description: "The wallet has an ERC-20 allowance of at least 2^96 - 1 base units (the 'infinite' sentinels) that is still in force on chain. The spender can take the whole balance of this token, now and whatever the wallet receives later, without asking again. The amount is the on-chain `allowance(owner, spender)` at the scanned block, not the amount once approved.",
+        recommendation: "Revoke the allowance (approve(spender, 0)) unless you use this spender regularly; prefer exact-amount approvals.",
+        references: ["https://eips.ethereum.org/EIPS/eip-20", "https://revoke.cash/learn/approvals/what-are-token-approvals"],
+    }
+    /// Allowance or operator approval to an address with no code.
+    WALLET_APPROVAL_EOA_SPENDER = {
+        id: "wallet-approval-eoa-spender", severity: High, scopes: WALLET,
+        title: "Permission granted to a plain account",
+        description: "The spender or operator has no contract code: it is an externally owned account (one private key) or an address that has never been used at all. dApps take allowances through contracts; an allowance to a plain account is what an approval phishing attack obtains, and lets that key take the tokens at any time.",
+        recommendation: "Revoke it unless you knowingly approved this account (a friend's wallet, your own other wallet).",
+        references: ["https://revoke.cash/learn/approvals/what-are-token-approvals"],
+    }
+    /// Permission to a vanity 0x0000…0000 address.
+    WALLET_APPROVAL_VANITY_SPENDER = {
+        id: "wallet-approval-vanity-spender", severity: High, scopes: WALLET,
+        title: "Permission granted to a vanity 0x0000…0000 address",
+        description: "The spender or operator starts and ends with at least four zero hex digits. Drainer kits mine such addresses so that wallets show them as 0x0000…0000, which looks like a system address to a hurried user.",
+        recommendation: "Revoke it now.",
+        references: ["https://www.scamsniffer.io/"],
+    }
+    /// ERC-721 / ERC-1155 operator approval for all.
+    WALLET_NFT_OPERATOR = {
+        id: "wallet-nft-operator", severity: High, scopes: WALLET,
+        title: "Operator approved for a whole NFT collection",
+        description: "`isApprovedForAll(wallet, operator)` is true: the operator can transfer every item the wallet holds in this collection, and every item it receives later. Marketplaces ask for this; so does every NFT drainer.",
+        recommendation: "Revoke with setApprovalForAll(operator, false) unless you are actively listing on this marketplace.",
+        references: ["https://eips.ethereum.org/EIPS/eip-721", "https://eips.ethereum.org/EIPS/eip-1155"],
+    }
+    /// Single ERC-721 token approval.
+    WALLET_NFT_TOKEN_APPROVAL = {
+        id: "wallet-nft-token-approval", severity: Low, scopes: WALLET,
+        title: "Approval of a single NFT",
+        description: "`getApproved(tokenId)` names another address while the wallet still owns the token: that address can transfer this one item.",
+        recommendation: "Revoke with approve(address(0), tokenId) if the sale or transfer it was for is over.",
+        references: ["https://eips.ethereum.org/EIPS/eip-721"],
+    }
+    /// Permit2 allowance of an unlimited amount.
+    WALLET_PERMIT2_UNLIMITED = {
+        id: "wallet-permit2-unlimited", severity: Medium, scopes: WALLET,
+        title: "Unlimited Permit2 allowance",
+        description: "The wallet's Permit2 allowance for this token and spender is at least 2^96 - 1 and has not expired. Permit2 allowances are separate from the token's own and are revoked on Permit2, not on the token.",
+        recommendation: "Revoke it on Permit2 (approve(token, spender, 0, 0) or lockdown) if you no longer trade through this spender.",
+        references: ["https://github.com/Uniswap/permit2", "https://docs.uniswap.org/contracts/permit2/reference/allowance-transfer"],
+    }
+    /// Permit2 allowance expiring far in the future.
+    WALLET_PERMIT2_LONG_EXPIRY = {
+        id: "wallet-permit2-long-expiry", severity: Medium, scopes: WALLET,
+        title: "Permit2 allowance valid for more than a year",
+        description: "The Permit2 allowance expires more than 365 days after the scanned block. Front ends normally ask for 30 days; a far expiry is typical of drainer signatures.",
+        recommendation: "Revoke it on Permit2 and re-approve with a short expiry when needed.",
+        references: ["https://docs.uniswap.org/contracts/permit2/reference/allowance-transfer"],
+    }
+    /// Permission unused for 180 days.
+    WALLET_APPROVAL_STALE = {
+        id: "wallet-approval-stale", severity: Low, scopes: WALLET,
+        title: "Permission unused for more than 180 days",
+        description: "No approval change and no outgoing transfer of this token has happened for at least 180 days before the scanned block, yet the permission is still in force. Forgotten approvals are how exploits of old contracts reach wallets long after their owners stopped using them.",
+        recommendation: "Revoke permissions you no longer use.",
+        references: ["https://revoke.cash/learn/approvals/why-you-should-revoke"],
+    }
+    /// The wallet is an EIP-7702 delegated account.
+    WALLET_EIP7702_DELEGATED = {
+        id: "wallet-eip7702-delegated", severity: High, scopes: WALLET,
+        title: "Wallet delegated with EIP-7702",
+        description: "The wallet's code is an EIP-7702 delegation designator (0xef0100 || delegate): every call to the wallet runs the delegate's code with the wallet's balance and permissions. A delegate that is flagged is critical (sweeper contracts drain anything sent to the account); an unknown delegate is high; a delegate that threat intel knows as a wallet implementation is low.",
+        recommendation: "If you did not set this delegation yourself from your wallet app, move your funds to a fresh account now and clear the delegation (authorize the zero address).",
+        references: ["https://eips.ethereum.org/EIPS/eip-7702"],
+    }
+    /// The wallet scan could not collect everything.
+    WALLET_DATA_INCOMPLETE = {
+        id: "wallet-data-incomplete", severity: Medium, scopes: WALLET,
+        title: "Scan incomplete: some on-chain data could not be read",
+        description: "Part of the block range or of the state reads failed (the evidence lists each gap). The findings are a lower bound: an incomplete scan never means the wallet is clean.",
+        recommendation: "Re-run the scan against a healthier or archive-capable RPC endpoint, or a narrower --from-block.",
+        references: [],
     }
 }
 

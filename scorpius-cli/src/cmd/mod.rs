@@ -7,8 +7,10 @@ pub mod history;
 pub mod intel;
 pub mod keys;
 pub mod report;
+pub mod revoke;
 pub mod rules;
 pub mod scan;
+pub mod snapshot;
 
 use anyhow::Result;
 
@@ -28,6 +30,8 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::History(c) => history::run(c),
         Command::Report(a) => report::run(a),
         Command::Keys(c) => keys::run(&c),
+        Command::Snapshot(c) => snapshot::run(c, &global),
+        Command::Revoke(c) => revoke::run(c, &global),
     };
     if let Some((action, resource)) = audited {
         crate::audit::record(action, &resource, &result);
@@ -46,6 +50,7 @@ fn audit_label(command: &Command) -> Option<(&'static str, String)> {
         Command::Scan(ScanCommand::Address(a)) => Some(("scan.address", a.address.clone())),
         Command::Scan(ScanCommand::Domain(a)) => Some(("scan.domain", a.site.clone())),
         Command::Scan(ScanCommand::Contract(_)) => Some(("scan.contract", String::new())),
+        Command::Scan(ScanCommand::Wallet(a)) => Some(("scan.wallet", a.address.clone())),
         Command::Intel(IntelCommand::Import { source, .. }) => Some(("intel.import", source.clone())),
         Command::Intel(IntelCommand::Remove { source }) => Some(("intel.remove", source.clone())),
         Command::Audit(audit::AuditCommand::Export { output }) => Some(("audit.export", output.display().to_string())),

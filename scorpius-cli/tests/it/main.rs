@@ -2,6 +2,7 @@
 //! isolated environment (see [`common::Env`]) and checks its stdout, stderr and exit code.
 
 mod audit;
+mod chain;
 mod common;
 mod config;
 mod exit_codes;
@@ -13,5 +14,6 @@ mod rules;
 mod scan_contract;
 mod scan_signature;
 mod scan_tx;
+mod scan_wallet;
 mod snapshots;
 mod streams;

@@ -4,17 +4,15 @@
 //! (anvil): proxies resolved, EOA admins flagged, EIP-7702 delegations, unreachable endpoints.
 
 use std::{
-    io::{BufRead, BufReader},
     net::TcpListener,
     path::{Path, PathBuf},
-    process::{Child, Command as StdCommand, Stdio},
     time::{Duration, Instant},
 };
 
 use assert_cmd::Command;
 use serde_json::{Value, json};
 
-use crate::common::*;
+use crate::{chain::*, common::*};
 
 /// The repository root (`tests/contracts` lives there).
 fn repo() -> PathBuf {
@@ -363,98 +361,8 @@ fn many_targets_one_report() {
 // ---------------------------------------------------------------------------------------------
 // On a local chain
 
-/// anvil's second dev account: an EOA (no code), used as a proxy admin.
-const ANVIL_1: &str = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
-/// anvil's first dev key (public, well known).
-const ANVIL_0_KEY: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
-
-/// A tool from PATH, or from the pinned npm packages at the repository root.
-fn tool(name: &str) -> PathBuf {
-    let in_path = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .map(|d| d.join(name))
-        .find(|p| p.is_file());
-    let in_npm = repo().join(format!("node_modules/@foundry-rs/{name}-linux-amd64/bin/{name}"));
-    in_path.or_else(|| in_npm.is_file().then_some(in_npm)).unwrap_or_else(|| {
-        panic!("{name} not found on PATH nor in node_modules/@foundry-rs: run ./scripts/test-all.sh (it installs the pinned anvil and cast with npm ci)")
-    })
-}
-
-/// A running anvil, killed on drop.
-struct Anvil {
-    child: Child,
-    url: String,
-}
-
-impl Anvil {
-    fn start() -> Self {
-        let mut child = StdCommand::new(tool("anvil"))
-            .args(["--port", "0", "--hardfork", "prague"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("starting anvil");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(addr) = line.strip_prefix("Listening on ") {
-                    let _ = tx.send(addr.trim().to_owned());
-                }
-            }
-        });
-        let mut anvil = Anvil { child, url: String::new() };
-        match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(addr) => anvil.url = format!("http://{addr}"),
-            Err(_) => panic!("anvil did not start listening within 60 s"),
-        }
-        anvil
-    }
-
-    fn cast(&self, args: &[&str]) -> String {
-        let out = StdCommand::new(tool("cast"))
-            .arg(args[0])
-            .args(["--rpc-url", &self.url])
-            .args(&args[1..])
-            .output()
-            .expect("running cast");
-        assert!(out.status.success(), "cast {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    }
-
-    /// Deploys creation code (with a constructor signature and arguments) and returns the address.
-    fn deploy(&self, code: &str, ctor: &[&str]) -> String {
-        let mut args = vec!["send", "--private-key", ANVIL_0_KEY, "--json", "--create", code];
-        args.extend_from_slice(ctor);
-        let receipt: Value = serde_json::from_str(&self.cast(&args)).expect("cast send --json");
-        assert_eq!(receipt["status"], "0x1", "deployment failed: {receipt:#}");
-        let a = receipt["contractAddress"].as_str().expect("contractAddress").to_owned();
-        let out = StdCommand::new(tool("cast")).args(["to-check-sum-address", &a]).output().expect("running cast");
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    }
-
-    fn scan(&self, env: &Env, target: &str) -> assert_cmd::assert::Assert {
-        env.run([
-            "scan",
-            "contract",
-            target,
-            "--rpc-url",
-            &self.url,
-            "--chain",
-            "local",
-            "--format",
-            "json",
-            "--no-intel",
-        ])
-    }
-}
-
-impl Drop for Anvil {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn scan_deployed(anvil: &Anvil, env: &Env, target: &str) -> assert_cmd::assert::Assert {
+    env.run(["scan", "contract", target, "--rpc-url", &anvil.url, "--chain", "local", "--format", "json", "--no-intel"])
 }
 
 #[test]
@@ -464,7 +372,7 @@ fn deployed_proxy_is_resolved_and_both_contracts_analysed() {
     let box_v1 = anvil.deploy(&creation_hex("BoxV1", "BoxV1"), &[]);
     let ctor = "constructor(address,address,bytes)";
     let proxy = anvil.deploy(&creation_hex("UpgradeableProxy", "UpgradeableProxy"), &[ctor, &box_v1, ANVIL_1, "0x"]);
-    let r = stdout_json(&anvil.scan(&env, &proxy).success());
+    let r = stdout_json(&scan_deployed(&anvil, &env, &proxy).success());
     assert_eq!(r["chain"]["id"], 31337);
     assert_eq!(r["status"]["state"], "complete", "{:#}", r["status"]);
     let contracts = r["subject"]["contracts"].as_array().unwrap();
@@ -493,7 +401,7 @@ fn deployed_proxy_is_resolved_and_both_contracts_analysed() {
     let tx_origin = anvil.deploy(&creation_hex("TxOriginAuth", "TxOriginAuth"), &[]);
     let proxy2 =
         anvil.deploy(&creation_hex("UpgradeableProxy", "UpgradeableProxy"), &[ctor, &tx_origin, ANVIL_1, "0x"]);
-    let r = stdout_json(&anvil.scan(&env, &proxy2).success());
+    let r = stdout_json(&scan_deployed(&anvil, &env, &proxy2).success());
     let f = findings_of(&r, "contract-tx-origin-auth");
     assert_eq!(f.len(), 1, "{:?}", rule_ids(&r));
     assert_eq!(f[0]["location"]["address"], tx_origin.as_str());
@@ -502,11 +410,11 @@ fn deployed_proxy_is_resolved_and_both_contracts_analysed() {
 
     // A proxy whose admin is a contract: no admin-EOA finding.
     let proxy3 = anvil.deploy(&creation_hex("UpgradeableProxy", "UpgradeableProxy"), &[ctor, &box_v1, &box_v1, "0x"]);
-    let r = stdout_json(&anvil.scan(&env, &proxy3).success());
+    let r = stdout_json(&scan_deployed(&anvil, &env, &proxy3).success());
     assert!(findings_of(&r, "contract-proxy-admin-eoa").is_empty(), "{:?}", rule_ids(&r));
 
     // A plain contract; the table format names the block read.
-    let r = stdout_json(&anvil.scan(&env, &tx_origin).success());
+    let r = stdout_json(&scan_deployed(&anvil, &env, &tx_origin).success());
     assert_eq!(r["subject"]["contracts"].as_array().unwrap().len(), 1);
     assert!(!findings_of(&r, "contract-tx-origin-auth").is_empty());
 }
@@ -516,14 +424,14 @@ fn eoa_eip7702_and_chain_mismatch_on_a_local_chain() {
     let anvil = Anvil::start();
     let env = Env::new();
     // An EOA: no code, exit 2.
-    let err = stderr_of(&anvil.scan(&env, ANVIL_1).code(2));
+    let err = stderr_of(&scan_deployed(&anvil, &env, ANVIL_1).code(2));
     assert!(err.contains("no code") && err.contains("EOA"), "{err}");
     // An EIP-7702 delegated account: reported with its delegate, whose code is analysed too.
     let delegate = anvil.deploy(&creation_hex("SelfDestructible", "SelfDestructible"), &[]);
     let account = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC";
     let designator = format!("0xef0100{}", delegate.trim_start_matches("0x").to_lowercase());
     anvil.cast(&["rpc", "anvil_setCode", account, &designator]);
-    let r = stdout_json(&anvil.scan(&env, account).success());
+    let r = stdout_json(&scan_deployed(&anvil, &env, account).success());
     let f = findings_of(&r, "contract-eip7702-delegated");
     assert_eq!(f.len(), 1, "{:?}", rule_ids(&r));
     assert_eq!(f[0]["evidence"]["delegate"], delegate.as_str());

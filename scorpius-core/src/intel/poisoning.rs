@@ -439,6 +439,13 @@ impl KnownTokens {
         }
     }
 
+    /// The dataset the list came from, if named.
+    pub fn dataset(&self) -> Option<crate::model::DatasetRef> {
+        self.dataset
+            .as_ref()
+            .map(|(name, version)| crate::model::DatasetRef { name: name.clone(), version: version.clone() })
+    }
+
     /// The chain these tokens live on.
     pub fn chain(&self) -> u64 {
         self.chain

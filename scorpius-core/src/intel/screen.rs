@@ -167,7 +167,13 @@ pub fn soften_known_spenders(ctx: &crate::context::Context, findings: &mut [Find
     for f in findings.iter_mut() {
         if !matches!(
             &*f.rule_id,
-            "approval-unlimited" | "nft-approval-for-all" | "permit2-unlimited-allowance" | "permit-unlimited"
+            "approval-unlimited"
+                | "nft-approval-for-all"
+                | "permit2-unlimited-allowance"
+                | "permit-unlimited"
+                | "wallet-approval-unlimited"
+                | "wallet-nft-operator"
+                | "wallet-permit2-unlimited"
         ) {
             continue;
         }

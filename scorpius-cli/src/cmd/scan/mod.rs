@@ -6,6 +6,7 @@ pub mod contract;
 pub mod domain;
 pub mod signature;
 pub mod tx;
+pub mod wallet;
 
 use std::path::PathBuf;
 
@@ -34,6 +35,9 @@ pub enum ScanCommand {
     /// Analyse contracts: bytecode files, Foundry/Hardhat artifacts and build output, project
     /// directories, or deployed addresses (with --rpc-url; proxies are resolved).
     Contract(contract::Args),
+    /// Scan a wallet: standing approvals (ERC-20, NFT, Permit2), EIP-7702 delegation, flagged
+    /// counterparties and address poisoning, over JSON-RPC or from a snapshot.
+    Wallet(wallet::Args),
 }
 
 /// Flags shared by every scan.
@@ -70,6 +74,7 @@ pub fn run(cmd: ScanCommand, global: &GlobalArgs) -> Result<u8> {
         ScanCommand::Address(a) => address::run(&a, global),
         ScanCommand::Domain(a) => domain::run(&a, global),
         ScanCommand::Contract(a) => contract::run(&a, global),
+        ScanCommand::Wallet(a) => wallet::run(&a, global),
     }
 }
 
@@ -80,6 +85,8 @@ pub struct Settings {
     pub fail_on: Option<Severity>,
     /// Severity overrides and ignores from the configuration.
     pub policy: scorpius_core::policy::Policy,
+    /// RPC endpoints by chain from the configuration (`[rpc]`).
+    pub rpc: std::collections::BTreeMap<String, String>,
 }
 
 impl CommonArgs {
@@ -113,6 +120,7 @@ impl CommonArgs {
             },
             fail_on: resolved.config.fail_on,
             policy: resolved.config.policy,
+            rpc: resolved.config.rpc,
         })
     }
 }
