@@ -1,10 +1,9 @@
 //! Getting a wallet snapshot for the wallet commands (`scan wallet`, `snapshot wallet`,
 //! `revoke plan`): from a snapshot file, or collected over JSON-RPC with a progress bar.
 //!
-//! RPC URL precedence: `--rpc-url` (or `SCORPIUS_RPC_URL`) < per-chain environment
-//! `SCORPIUS_RPC_URL_<NAME>` / `SCORPIUS_RPC_URL_<ID>` (e.g. `SCORPIUS_RPC_URL_BASE`,
-//! `SCORPIUS_RPC_URL_8453`) < the `[rpc]` table of the configuration (`base = "https://…"`);
-//! the flag wins, then the environment, then the file.
+//! The RPC URL is the first of: `--rpc-url` (or `SCORPIUS_RPC_URL`), the per-chain environment
+//! variable `SCORPIUS_RPC_URL_<NAME>` / `SCORPIUS_RPC_URL_<ID>` (e.g. `SCORPIUS_RPC_URL_BASE`,
+//! `SCORPIUS_RPC_URL_8453`), the `[rpc]` table of the configuration (`base = "https://…"`).
 
 use std::{collections::BTreeMap, path::Path, time::Duration};
 

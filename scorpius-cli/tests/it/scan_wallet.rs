@@ -380,3 +380,27 @@ fn snapshot_of_another_wallet_or_chain_is_refused() {
     let err = stderr_of(&env.run(["scan", "wallet", DEV[3], "--rpc-url", &anvil.url, "--chain", "ethereum"]).code(2));
     assert!(err.contains("31337"), "{err}");
 }
+
+#[test]
+fn rpc_url_from_the_config_file_or_the_per_chain_variable() {
+    let anvil = Anvil::start();
+    let env = Env::new();
+    // [rpc] in the project file, keyed by chain name; the URL's path stays private.
+    env.write("scorpius.toml", format!("chain = \"local\"\n[rpc]\nlocal = \"{}/?apikey=KEY123\"\n", anvil.url));
+    let r = stdout_json(&env.run(["scan", "wallet", W, "--format", "json"]).success());
+    assert_eq!(r["chain"]["id"], 31337);
+    let shown = String::from_utf8(env.run(["config", "show"]).success().get_output().stdout.clone()).unwrap();
+    assert!(shown.contains("local=http://127.0.0.1") && !shown.contains("KEY123"), "{shown}");
+    // The per-chain variable wins over the file.
+    env.write("scorpius.toml", "chain = \"local\"\n[rpc]\nlocal = \"http://127.0.0.1:1\"\n");
+    let a =
+        env.cmd().args(["scan", "wallet", W, "--format", "json"]).env("SCORPIUS_RPC_URL_LOCAL", &anvil.url).assert();
+    assert_eq!(stdout_json(&a.success())["chain"]["id"], 31337);
+    // A key that is not a chain, or a URL that is not HTTP, is a configuration error.
+    env.write("scorpius.toml", "[rpc]\netherum = \"https://x\"\n");
+    let err = stderr_of(&env.run(["scan", "wallet", W, "--snapshot", "none.json"]).code(2));
+    assert!(err.contains("etherum"), "{err}");
+    env.write("scorpius.toml", "[rpc]\nbase = \"ws://x\"\n");
+    let err = stderr_of(&env.run(["scan", "wallet", W]).code(2));
+    assert!(err.contains("http"), "{err}");
+}

@@ -782,3 +782,160 @@ async fn fill_senders<R: ChainReader + Sync>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use alloy_primitives::address;
+    use futures_util::FutureExt as _;
+
+    use super::*;
+
+    const WALLET: Address = address!("00000000000000000000000000000000000000aa");
+    const TOKEN: Address = address!("00000000000000000000000000000000000000cc");
+
+    /// An in-memory chain: ERC-20 approvals by the wallet at given blocks, a node that refuses
+    /// log ranges wider than `cap` and fails outright for ranges touching `broken`.
+    struct FakeChain {
+        approvals: Vec<(u64, Address)>,
+        cap: u64,
+        broken: Option<u64>,
+        allowance_reverts: bool,
+        log_calls: Mutex<Vec<(u64, u64)>>,
+    }
+
+    impl FakeChain {
+        fn new(approvals: Vec<(u64, Address)>) -> Self {
+            FakeChain {
+                approvals,
+                cap: u64::MAX,
+                broken: None,
+                allowance_reverts: false,
+                log_calls: Mutex::new(Vec::new()),
+            }
+        }
+    }
+
+    impl ChainReader for FakeChain {
+        async fn chain_id(&self) -> Result<u64, ReadError> {
+            Ok(31337)
+        }
+        async fn head(&self) -> Result<(u64, u64), ReadError> {
+            Ok((100, 1_000_000))
+        }
+        async fn logs(&self, q: &LogQuery) -> Result<Vec<RawLog>, ReadError> {
+            self.log_calls.lock().unwrap().push((q.from, q.to));
+            if q.to - q.from + 1 > self.cap {
+                return Err(ReadError { kind: ReadErrorKind::RangeTooLarge, message: "range too large".into() });
+            }
+            if self.broken.is_some_and(|b| (q.from..=q.to).contains(&b)) {
+                return Err(ReadError::failed("HTTP status 503"));
+            }
+            // Only the first query (wallet as topic 1) matches approvals.
+            if q.topics[1].is_none() {
+                return Ok(Vec::new());
+            }
+            Ok(self
+                .approvals
+                .iter()
+                .filter(|(b, _)| (q.from..=q.to).contains(b))
+                .map(|&(block, spender)| RawLog {
+                    address: TOKEN,
+                    topics: vec![
+                        IERC20::Approval::SIGNATURE_HASH,
+                        B256::left_padding_from(WALLET.as_slice()),
+                        B256::left_padding_from(spender.as_slice()),
+                    ],
+                    data: U256::MAX.to_be_bytes::<32>().to_vec().into(),
+                    block_number: block,
+                    log_index: 0,
+                    tx_hash: B256::with_last_byte(block as u8),
+                    block_timestamp: Some(block * 12),
+                })
+                .collect())
+        }
+        async fn calls(&self, calls: &[(Address, Bytes)], _: u64) -> Result<Vec<Option<Bytes>>, ReadError> {
+            Ok(calls
+                .iter()
+                .map(|(_, data)| {
+                    let allowance = data.starts_with(&IERC20::allowanceCall::SELECTOR);
+                    if allowance && self.allowance_reverts {
+                        None
+                    } else {
+                        Some(U256::from(if allowance { 5u64 } else { 6 }).to_be_bytes::<32>().to_vec().into())
+                    }
+                })
+                .collect())
+        }
+        async fn accounts(&self, addresses: &[Address], _: u64) -> Result<Vec<AccountFacts>, ReadError> {
+            Ok(addresses.iter().map(|_| AccountFacts::default()).collect())
+        }
+        async fn timestamps(&self, blocks: &[u64]) -> Result<Vec<u64>, ReadError> {
+            Ok(blocks.iter().map(|b| b * 12).collect())
+        }
+        async fn tx_senders(&self, hashes: &[B256]) -> Result<Vec<Option<Address>>, ReadError> {
+            Ok(hashes.iter().map(|_| None).collect())
+        }
+    }
+
+    fn run(chain: &FakeChain, opts: &CollectOptions) -> WalletSnapshot {
+        collect(chain, WALLET, opts, &|_, _| {}).now_or_never().expect("the fake chain never waits").unwrap()
+    }
+
+    fn spender(n: u8) -> Address {
+        Address::with_last_byte(n)
+    }
+
+    #[test]
+    fn refused_ranges_are_halved_until_the_node_accepts_them() {
+        let mut chain = FakeChain::new(vec![(5, spender(1)), (50, spender(2)), (95, spender(3))]);
+        chain.cap = 10;
+        let snap = run(&chain, &CollectOptions::default());
+        assert!(snap.gaps.is_empty(), "{:?}", snap.gaps);
+        assert_eq!(snap.events.len(), 3);
+        assert_eq!(snap.allowances.len(), 3);
+        let calls = chain.log_calls.lock().unwrap();
+        assert!(calls.iter().any(|(f, t)| t - f + 1 > 10), "the first request uses the configured chunk");
+        // Every block was covered by an accepted request.
+        let mut covered = [false; 101];
+        for &(f, t) in calls.iter().filter(|(f, t)| t - f < 10) {
+            for b in f..=t {
+                covered[b as usize] = true;
+            }
+        }
+        assert!(covered.iter().all(|c| *c));
+    }
+
+    #[test]
+    fn a_failing_range_is_a_gap_and_the_rest_is_kept() {
+        let mut chain = FakeChain::new(vec![(5, spender(1)), (50, spender(2)), (95, spender(3))]);
+        chain.broken = Some(50);
+        let snap = run(&chain, &CollectOptions { chunk: 10, ..CollectOptions::default() });
+        assert_eq!(snap.gaps.len(), 1, "{:?}", snap.gaps);
+        assert_eq!(snap.gaps[0].what, "logs of blocks 50-59");
+        assert_eq!(snap.events.len(), 2);
+    }
+
+    #[test]
+    fn reverting_reads_become_gaps_and_unverified_inventory() {
+        let mut chain = FakeChain::new(vec![(5, spender(1))]);
+        chain.allowance_reverts = true;
+        let snap = run(&chain, &CollectOptions::default());
+        assert!(snap.gaps.iter().any(|g| g.what.starts_with("allowance of")), "{:?}", snap.gaps);
+        let inv = crate::wallet::inventory(&snap);
+        assert_eq!(inv.len(), 1);
+        assert!(!inv[0].verified, "the amount comes from the last event, not the chain");
+        assert!(inv[0].unlimited);
+    }
+
+    #[test]
+    fn from_block_after_head_is_an_error() {
+        let chain = FakeChain::new(Vec::new());
+        let err = collect(&chain, WALLET, &CollectOptions { from_block: 101, ..CollectOptions::default() }, &|_, _| {})
+            .now_or_never()
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(err, CollectError::FromAfterHead { from: 101, head: 100 });
+    }
+}

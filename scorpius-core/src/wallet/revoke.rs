@@ -140,3 +140,65 @@ pub fn plan(permissions: &[Permission], wallet: Address, chain_id: u64, block: u
     txs.sort_by_key(|t| std::cmp::Reverse(t.severity));
     RevokePlan { format: PLAN_FORMAT, wallet, chain_id, block, min_severity: min, transactions: txs }
 }
+
+#[cfg(test)]
+mod tests {
+    use alloy_primitives::{address, hex};
+
+    use super::*;
+    use crate::wallet::analyze::PermissionKind;
+
+    fn permission(kind: PermissionKind, severity: Severity) -> Permission {
+        Permission {
+            kind,
+            token: address!("00000000000000000000000000000000000000cc"),
+            token_symbol: Some("TKN".into()),
+            spender: address!("1111111111111111111111111111111111111111"),
+            spender_label: None,
+            spender_type: "eoa",
+            token_id: (kind == PermissionKind::Erc721).then(|| "7".to_owned()),
+            permit2: (kind == PermissionKind::Permit2).then_some(crate::chain::PERMIT2),
+            amount: None,
+            amount_display: None,
+            unlimited: true,
+            expiration: None,
+            balance: None,
+            value_at_risk: None,
+            value_at_risk_display: None,
+            granted: None,
+            age_days: None,
+            idle_days: None,
+            verified: true,
+            risk_factors: vec!["wallet-approval-eoa-spender".into()],
+            severity,
+        }
+    }
+
+    #[test]
+    fn each_kind_gets_its_revoke_call_and_the_threshold_applies() {
+        let wallet = address!("00000000000000000000000000000000000000aa");
+        let perms = [
+            permission(PermissionKind::Erc20, Severity::High),
+            permission(PermissionKind::Erc721, Severity::High),
+            permission(PermissionKind::Operator, Severity::High),
+            permission(PermissionKind::Permit2, Severity::High),
+            permission(PermissionKind::Erc20, Severity::Low),
+        ];
+        let plan = plan(&perms, wallet, 1, 10, Severity::Medium);
+        assert_eq!(plan.transactions.len(), 4, "the low one stays");
+        let data: Vec<String> = plan.transactions.iter().map(|t| hex::encode(&t.data)).collect();
+        let spender = "0000000000000000000000001111111111111111111111111111111111111111";
+        let zero = "0".repeat(64);
+        assert!(data.contains(&format!("095ea7b3{spender}{zero}")), "ERC-20 approve(spender, 0): {data:?}");
+        assert!(data.contains(&format!("095ea7b3{zero}{:0>64}", "7")), "ERC-721 approve(0, id): {data:?}");
+        assert!(data.contains(&format!("a22cb465{spender}{zero}")), "setApprovalForAll(op, false): {data:?}");
+        assert!(data.iter().any(|d| d.starts_with("87517c45")), "Permit2 approve: {data:?}");
+        // Two Permit2 allowances on one contract become one lockdown.
+        let two =
+            [permission(PermissionKind::Permit2, Severity::High), permission(PermissionKind::Permit2, Severity::High)];
+        let plan = super::plan(&two, wallet, 1, 10, Severity::Info);
+        assert_eq!(plan.transactions.len(), 1);
+        assert_eq!(plan.transactions[0].function, "lockdown((address,address)[])");
+        assert!(hex::encode(&plan.transactions[0].data).starts_with("cc53287f"));
+    }
+}
