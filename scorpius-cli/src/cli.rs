@@ -36,9 +36,9 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Check a transaction, signature request, address, site or contract for risk.
-    #[command(subcommand)]
-    Scan(cmd::scan::ScanCommand),
+    /// Check a transaction, signature request, address, site, contract or wallet for risk;
+    /// without a subcommand, scan every `[[targets]]` of the project's scorpius.toml.
+    Scan(cmd::scan::ScanArgs),
     /// List the detection rules, or show one in full.
     Rules(cmd::rules::Args),
     /// Show the effective configuration and where each value came from.

@@ -47,6 +47,32 @@ pub struct Config {
     /// JSON-RPC endpoints by chain name or id (`[rpc]`; files only): `base = "https://…"`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub rpc: BTreeMap<String, String>,
+    /// What `scorpius scan` with no subcommand scans (`[[targets]]`; files only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<Target>,
+}
+
+/// One `[[targets]]` entry: a wallet, or a contract (a deployed address, an artifact file or a
+/// build/project directory, relative to the file that lists it).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    /// A wallet address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wallet: Option<String>,
+    /// A contract: deployed address or path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contract: Option<String>,
+    /// Chain name or id (default: the configured chain).
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "opt_name_or_id")]
+    pub chain: Option<String>,
+    /// First block of a wallet's history to search.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_block: Option<u64>,
+}
+
+fn opt_name_or_id<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    name_or_id(d).map(Some)
 }
 
 impl Default for Config {
@@ -57,6 +83,7 @@ impl Default for Config {
             fail_on: None,
             policy: Policy::default(),
             rpc: BTreeMap::new(),
+            targets: Vec::new(),
         }
     }
 }
@@ -176,6 +203,19 @@ impl Resolved {
             .chain()
             .with_context(|| format!("chain = {:?} (from {})", resolved.config.chain, resolved.source_of("chain")))?;
         resolved.config.policy.validate().with_context(|| format!("[policy] in {}", resolved.source_of("policy")))?;
+        for (i, t) in resolved.config.targets.iter().enumerate() {
+            let at = || format!("targets[{i}] (in {})", resolved.source_of("targets"));
+            match (&t.wallet, &t.contract) {
+                (Some(_), None) | (None, Some(_)) => {}
+                _ => return Err(crate::exit::usage(format!("{}: give exactly one of `wallet` or `contract`", at()))),
+            }
+            if let Some(c) = &t.chain {
+                c.parse::<Chain>().with_context(at)?;
+            }
+            if t.from_block.is_some() && t.wallet.is_none() {
+                return Err(crate::exit::usage(format!("{}: `from_block` applies to wallets only", at())));
+            }
+        }
         for (key, url) in &resolved.config.rpc {
             key.parse::<Chain>().with_context(|| format!("[rpc] key `{key}` (in {})", resolved.source_of("rpc")))?;
             if !(url.starts_with("http://") || url.starts_with("https://")) {

@@ -254,6 +254,16 @@ pub enum ScanKind {
 }
 
 impl ScanKind {
+    /// Every kind, in documentation order.
+    pub const ALL: [ScanKind; 6] = [
+        ScanKind::Transaction,
+        ScanKind::Signature,
+        ScanKind::Address,
+        ScanKind::Domain,
+        ScanKind::Contract,
+        ScanKind::Wallet,
+    ];
+
     /// The snake_case name used in JSON.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -21,7 +21,7 @@ use crate::{
 pub enum HistoryCommand {
     /// Saved scans, newest first.
     List {
-        /// Only this kind: transaction, signature, address, domain, contract.
+        /// Only this kind: transaction, signature, address, domain, contract, wallet.
         #[arg(long)]
         kind: Option<String>,
         /// Only this target (an address, a domain, …; case-insensitive).
@@ -87,11 +87,11 @@ fn parse_level(s: &str) -> Result<RiskLevel> {
 pub fn run(cmd: HistoryCommand) -> Result<u8> {
     match cmd {
         HistoryCommand::List { kind, target, since, level, limit, format } => {
-            const KINDS: [&str; 5] = ["transaction", "signature", "address", "domain", "contract"];
+            let kinds = scorpius_core::model::ScanKind::ALL.map(scorpius_core::model::ScanKind::as_str);
             if let Some(k) = &kind
-                && !KINDS.contains(&k.as_str())
+                && !kinds.contains(&k.as_str())
             {
-                return Err(exit::usage(format!("--kind: `{k}` is not a scan kind ({})", KINDS.join(", "))));
+                return Err(exit::usage(format!("--kind: `{k}` is not a scan kind ({})", kinds.join(", "))));
             }
             let filter = HistoryFilter {
                 kind,

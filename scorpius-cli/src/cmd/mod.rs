@@ -45,12 +45,15 @@ fn audit_label(command: &Command) -> Option<(&'static str, String)> {
     use intel::IntelCommand;
     use scan::ScanCommand;
     match command {
-        Command::Scan(ScanCommand::Tx(_)) => Some(("scan.transaction", String::new())),
-        Command::Scan(ScanCommand::Signature(_)) => Some(("scan.signature", String::new())),
-        Command::Scan(ScanCommand::Address(a)) => Some(("scan.address", a.address.clone())),
-        Command::Scan(ScanCommand::Domain(a)) => Some(("scan.domain", a.site.clone())),
-        Command::Scan(ScanCommand::Contract(_)) => Some(("scan.contract", String::new())),
-        Command::Scan(ScanCommand::Wallet(a)) => Some(("scan.wallet", a.address.clone())),
+        Command::Scan(s) => Some(match &s.command {
+            Some(ScanCommand::Tx(_)) => ("scan.transaction", String::new()),
+            Some(ScanCommand::Signature(_)) => ("scan.signature", String::new()),
+            Some(ScanCommand::Address(a)) => ("scan.address", a.address.clone()),
+            Some(ScanCommand::Domain(a)) => ("scan.domain", a.site.clone()),
+            Some(ScanCommand::Contract(_)) => ("scan.contract", String::new()),
+            Some(ScanCommand::Wallet(a)) => ("scan.wallet", a.address.clone()),
+            None => ("scan.targets", String::new()),
+        }),
         Command::Intel(IntelCommand::Import { source, .. }) => Some(("intel.import", source.clone())),
         Command::Intel(IntelCommand::Remove { source }) => Some(("intel.remove", source.clone())),
         Command::Audit(audit::AuditCommand::Export { output }) => Some(("audit.export", output.display().to_string())),

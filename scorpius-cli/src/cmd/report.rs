@@ -69,7 +69,7 @@ fn read(path: &std::path::Path, what: &str) -> Result<Vec<u8>> {
 }
 
 /// Renders several reports in one document.
-fn render_all(reports: &[ScanReport], format: ReportFormat) -> String {
+pub(crate) fn render_all(reports: &[ScanReport], format: ReportFormat) -> String {
     match format {
         ReportFormat::Json if reports.len() == 1 => report::to_json(&reports[0]),
         ReportFormat::Json => serde_json::to_string_pretty(reports).unwrap_or_default() + "\n",

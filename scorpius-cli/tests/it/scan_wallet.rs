@@ -404,3 +404,53 @@ fn rpc_url_from_the_config_file_or_the_per_chain_variable() {
     let err = stderr_of(&env.run(["scan", "wallet", W]).code(2));
     assert!(err.contains("http"), "{err}");
 }
+
+#[test]
+fn scan_with_no_kind_scans_the_targets_of_scorpius_toml_into_one_document() {
+    let anvil = Anvil::start();
+    let token =
+        anvil.deploy(&creation_code("TestToken"), &["constructor(string,string,uint8)", "Token A", "TKA", "18"]);
+    anvil.send(W, &token, &approve(DEV[1], Word::max()));
+    let env = Env::new();
+    env.write("build/Honeypot.json", artifact("HoneypotToken", "HoneypotToken").to_string());
+    env.write(
+        "scorpius.toml",
+        format!(
+            "chain = \"local\"\n\n[rpc]\nlocal = \"{}\"\n\n# the treasury\n[[targets]]\nwallet = \"{W}\"\n\n[[targets]]\ncontract = \"build/Honeypot.json\"\n\n[[targets]]\ncontract = \"{token}\"\n",
+            anvil.url
+        ),
+    );
+    let a = env.run(["scan", "--format", "json", "--fail-on", "high"]).code(1);
+    let reports = stdout_json(&a);
+    let reports = reports.as_array().expect("one document with every target's report");
+    let kinds: Vec<&str> = reports.iter().map(|r| r["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["wallet", "contract", "contract"]);
+    // Wallet findings point at the line that declared the wallet.
+    let f = reports[0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule_id"] == "wallet-approval-unlimited")
+        .unwrap();
+    assert_eq!(f["location"]["file"], "scorpius.toml");
+    assert_eq!(f["location"]["start_line"], 7);
+    assert!(
+        reports[1]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["severity"] == "high" || f["severity"] == "critical")
+    );
+    // Each target's scan is in the history.
+    let listed = stdout_json(&env.run(["history", "list", "--format", "json"]).success());
+    assert_eq!(listed.as_array().map(Vec::len), Some(3), "{listed:#}");
+
+    // No targets: a usage error that says what to do.
+    env.write("scorpius.toml", "chain = \"local\"\n");
+    let err = stderr_of(&env.run(["scan"]).code(2));
+    assert!(err.contains("[[targets]]"), "{err}");
+    // A target with both kinds, or neither, is refused.
+    env.write("scorpius.toml", format!("[[targets]]\nwallet = \"{W}\"\ncontract = \"out\"\n"));
+    let err = stderr_of(&env.run(["scan"]).code(2));
+    assert!(err.contains("targets[0]") && err.contains("exactly one"), "{err}");
+}

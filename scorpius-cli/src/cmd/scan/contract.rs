@@ -91,24 +91,37 @@ struct Plan {
 
 /// Runs the scan.
 pub fn run(args: &Args, global: &GlobalArgs) -> Result<u8> {
+    let mut settings = args.common.settings(global, None)?;
+    let report = scan(&args.targets, args.rpc_url.as_deref(), args.common.chain.is_some(), &mut settings)?;
+    super::finish(&report, &settings, &args.common)
+}
+
+/// Analyses `targets` (files, directories, deployed addresses) into one report. A deployed
+/// address needs `rpc_url`; the chain becomes the node's unless `chain_explicit`.
+pub fn scan(
+    targets: &[String],
+    rpc_url: Option<&str>,
+    chain_explicit: bool,
+    settings: &mut super::Settings,
+) -> Result<ScanReport> {
     let started = time::OffsetDateTime::now_utc();
     let clock = Instant::now();
-    let mut settings = args.common.settings(global, None)?;
     let mut plan = Plan::default();
     let mut cache = BuildInfos::default();
-    for target in &args.targets {
+    for target in targets {
         resolve(target, &mut plan, &mut cache)?;
     }
     let mut chain_state = Value::Null;
     if !plan.addresses.is_empty() {
-        let Some(url) = args.rpc_url.as_deref().filter(|u| !u.trim().is_empty()) else {
+        let Some(url) = rpc_url.filter(|u| !u.trim().is_empty()) else {
             return Err(usage(
                 "scanning a deployed address needs an RPC URL: pass --rpc-url URL or set SCORPIUS_RPC_URL",
             ));
         };
         let rpc = Rpc::connect(url, RpcOptions::default())?;
         let runtime = rpc::runtime()?;
-        let (chain, block, units) = runtime.block_on(read_chain(&rpc, &plan.addresses, &settings.ctx.chain, args))?;
+        let (chain, block, units) =
+            runtime.block_on(read_chain(&rpc, &plan.addresses, &settings.ctx.chain, chain_explicit))?;
         settings.ctx.chain = chain;
         chain_state = json!({"endpoint": rpc.endpoint(), "block": block});
         plan.units.extend(units);
@@ -119,8 +132,7 @@ pub fn run(args: &Args, global: &GlobalArgs) -> Result<u8> {
         tracing::info!(contract = %unit.label, findings = report.findings.len(), "analysed");
         done.push((unit, report));
     }
-    let report = combine(done, &plan.skipped, &args.targets, &chain_state, &settings.ctx.chain, started, clock);
-    super::finish(&report, &settings, &args.common)
+    Ok(combine(done, &plan.skipped, targets, &chain_state, &settings.ctx.chain, started, clock))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -555,11 +567,16 @@ fn normalize(p: &Path) -> PathBuf {
 
 /// Reads the code of every address (and of proxies' implementations and EIP-7702 delegates)
 /// at one block, after checking the endpoint's chain.
-async fn read_chain(rpc: &Rpc, addresses: &[Address], chain: &Chain, args: &Args) -> Result<(Chain, u64, Vec<Unit>)> {
+async fn read_chain(
+    rpc: &Rpc,
+    addresses: &[Address],
+    chain: &Chain,
+    chain_explicit: bool,
+) -> Result<(Chain, u64, Vec<Unit>)> {
     let node_chain = rpc.chain_id().await?;
     let chain = if node_chain == chain.id {
         chain.clone()
-    } else if args.common.chain.is_some() {
+    } else if chain_explicit {
         return Err(usage(format!(
             "--chain is {} ({}) but the RPC endpoint {} serves chain {node_chain}: use the endpoint of that chain or \
              pass --chain {node_chain}",

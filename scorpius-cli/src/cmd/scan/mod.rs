@@ -5,6 +5,7 @@ pub mod address;
 pub mod contract;
 pub mod domain;
 pub mod signature;
+pub mod targets;
 pub mod tx;
 pub mod wallet;
 
@@ -18,10 +19,21 @@ use crate::{
     config::{FlagOverrides, Resolved, Sources},
     exit,
     output::{self, ReportFormat},
-    render,
 };
 
-/// `scorpius scan …`
+/// `scorpius scan [KIND …]`
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct ScanArgs {
+    /// What to scan; without one, every `[[targets]]` entry of scorpius.toml (or --config FILE)
+    /// is scanned into one report.
+    #[command(subcommand)]
+    pub command: Option<ScanCommand>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// `scorpius scan <kind>`
 #[derive(Debug, clap::Subcommand)]
 pub enum ScanCommand {
     /// Check a transaction: from fields, a signed raw transaction, or eth_sendTransaction JSON.
@@ -66,8 +78,11 @@ pub struct CommonArgs {
     pub no_save: bool,
 }
 
-/// Runs a scan subcommand.
-pub fn run(cmd: ScanCommand, global: &GlobalArgs) -> Result<u8> {
+/// Runs a scan subcommand, or the project's targets.
+pub fn run(args: ScanArgs, global: &GlobalArgs) -> Result<u8> {
+    let Some(cmd) = args.command else {
+        return targets::run(&args.common, global);
+    };
     match cmd {
         ScanCommand::Tx(a) => tx::run(&a, global),
         ScanCommand::Signature(a) => signature::run(&a, global),
@@ -127,43 +142,61 @@ impl CommonArgs {
 
 /// Prints the report and returns the exit code for it.
 pub fn finish(report: &ScanReport, settings: &Settings, common: &CommonArgs) -> Result<u8> {
+    finish_all(std::slice::from_ref(report), settings, common)
+}
+
+/// Applies the policy to each report, prints them as one document, saves each in the history
+/// and returns the exit code for the most severe finding.
+pub fn finish_all(reports: &[ScanReport], settings: &Settings, common: &CommonArgs) -> Result<u8> {
     // The project policy (severity overrides, ignores) shapes what is reported and gated.
-    let mut with_policy;
-    let report = if settings.policy.is_empty() {
-        report
-    } else {
-        with_policy = report.clone();
+    let mut shaped = reports.to_vec();
+    if !settings.policy.is_empty() {
         let today = time::OffsetDateTime::now_utc().date();
-        for w in settings.policy.apply(&mut with_policy, today)? {
-            tracing::warn!("{w}");
+        for r in &mut shaped {
+            for w in settings.policy.apply(r, today)? {
+                tracing::warn!("{w}");
+            }
         }
-        &with_policy
-    };
-    tracing::info!(scan_id = %report.scan_id, findings = report.findings.len(), risk = report.risk.score, "scan finished");
-    crate::audit::note(
-        Some(&report.target),
-        serde_json::json!({
-            "scan_id": report.scan_id.to_string(),
-            "chain_id": report.chain.id,
-            "risk_score": report.risk.score,
-            "risk_level": report.risk.level.as_str(),
-            "findings": report.findings.len(),
-        }),
-    );
-    let text = match settings.format {
-        ReportFormat::Json => scorpius_core::report::to_json(report),
-        ReportFormat::Table => render::report(report),
-        ReportFormat::Markdown => scorpius_core::report::to_markdown(report),
-        ReportFormat::Html => scorpius_core::report::to_html(report),
-        ReportFormat::Csv => scorpius_core::report::to_csv(report),
-    };
+    }
+    for report in &shaped {
+        tracing::info!(scan_id = %report.scan_id, findings = report.findings.len(), risk = report.risk.score, "scan finished");
+    }
+    if let [report] = shaped.as_slice() {
+        crate::audit::note(
+            Some(&report.target),
+            serde_json::json!({
+                "scan_id": report.scan_id.to_string(),
+                "chain_id": report.chain.id,
+                "risk_score": report.risk.score,
+                "risk_level": report.risk.level.as_str(),
+                "findings": report.findings.len(),
+            }),
+        );
+    } else {
+        crate::audit::note(
+            None,
+            serde_json::json!({
+                "scan_ids": shaped.iter().map(|r| r.scan_id.to_string()).collect::<Vec<_>>(),
+                "findings": shaped.iter().map(|r| r.findings.len()).sum::<usize>(),
+            }),
+        );
+    }
+    let text = super::report::render_all(&shaped, settings.format);
     output::emit(&text, common.output.as_ref())?;
     if !common.no_save {
         // The result is already out; a history that cannot be written must not change it.
-        if let Err(e) = super::history::open().and_then(|mut h| h.save(report).map_err(Into::into)) {
-            tracing::warn!("could not save this scan in the history: {e:#}");
+        match super::history::open() {
+            Ok(mut h) => {
+                for r in &shaped {
+                    if let Err(e) = h.save(r) {
+                        tracing::warn!("could not save this scan in the history: {e:#}");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!("could not save this scan in the history: {e:#}"),
         }
     }
-    let failed = settings.fail_on.is_some_and(|t| report.max_severity().is_some_and(|m| m >= t));
+    let worst = shaped.iter().filter_map(ScanReport::max_severity).max();
+    let failed = settings.fail_on.is_some_and(|t| worst.is_some_and(|m| m >= t));
     Ok(if failed { exit::FINDINGS } else { exit::OK })
 }

@@ -34,19 +34,28 @@ pub struct Args {
 pub fn run(args: &Args, global: &GlobalArgs) -> Result<u8> {
     let address = parse::address("ADDRESS", &args.address)?;
     let mut settings = args.common.settings(global, None)?;
-    let loaded = crate::wallet::load(
-        address,
-        &crate::wallet::Source {
-            rpc_url: args.rpc_url.as_deref(),
-            snapshot: args.snapshot.as_deref(),
-            from_block: args.from_block,
-            chain: &settings.ctx.chain,
-            chain_explicit: args.common.chain.is_some(),
-            rpc_table: &settings.rpc,
-        },
-    )?;
-    settings.ctx.chain = scorpius_core::chain::Chain::from_id(loaded.snapshot.chain_id);
-    let mut report = wallet::analyze(&loaded.snapshot, &settings.ctx);
+    let source = crate::wallet::Source {
+        rpc_url: args.rpc_url.as_deref(),
+        snapshot: args.snapshot.as_deref(),
+        from_block: args.from_block,
+        chain: &settings.ctx.chain.clone(),
+        chain_explicit: args.common.chain.is_some(),
+        rpc_table: &settings.rpc.clone(),
+    };
+    let report = scan(address, &source, &mut settings.ctx)?;
+    super::finish(&report, &settings, &args.common)
+}
+
+/// Loads or collects the wallet's facts and analyses them; `ctx.chain` becomes the chain the
+/// data is from.
+pub fn scan(
+    address: alloy_primitives::Address,
+    source: &crate::wallet::Source<'_>,
+    ctx: &mut scorpius_core::context::Context,
+) -> Result<scorpius_core::model::ScanReport> {
+    let loaded = crate::wallet::load(address, source)?;
+    ctx.chain = scorpius_core::chain::Chain::from_id(loaded.snapshot.chain_id);
+    let mut report = wallet::analyze(&loaded.snapshot, ctx);
     if let (Some((logs, state)), Some(endpoint)) = (loaded.requests, &loaded.endpoint) {
         tracing::info!("RPC requests: {logs} for logs, {state} for state reads");
         let mut subject = report.subject.to_value();
@@ -54,5 +63,5 @@ pub fn run(args: &Args, global: &GlobalArgs) -> Result<u8> {
         subject["coverage"]["rpc_requests"] = serde_json::json!({"logs": logs, "state": state});
         report.subject = scorpius_core::model::Subject::json(subject);
     }
-    super::finish(&report, &settings, &args.common)
+    Ok(report)
 }
