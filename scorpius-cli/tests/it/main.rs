@@ -10,6 +10,7 @@ mod history;
 mod intel;
 mod report;
 mod rules;
+mod sarif;
 mod scan_contract;
 mod scan_signature;
 mod scan_tx;

@@ -17,7 +17,6 @@ use crate::{
     config::{FlagOverrides, Resolved, Sources},
     exit,
     output::{self, ReportFormat},
-    render,
 };
 
 /// `scorpius scan …`
@@ -43,8 +42,8 @@ pub struct CommonArgs {
     /// sepolia, local) or a chain id. Default from configuration: ethereum.
     #[arg(long, value_name = "NAME|ID")]
     pub chain: Option<String>,
-    /// Output format: table, json, markdown, html or csv (default: table on a terminal, JSON
-    /// otherwise).
+    /// Output format: table, json, markdown, html, csv or sarif (default: table on a terminal,
+    /// JSON otherwise).
     #[arg(long, short)]
     pub format: Option<ReportFormat>,
     /// Write the result to FILE (atomically) instead of stdout.
@@ -142,14 +141,7 @@ pub fn finish(report: &ScanReport, settings: &Settings, common: &CommonArgs) -> 
             "findings": report.findings.len(),
         }),
     );
-    let text = match settings.format {
-        ReportFormat::Json => scorpius_core::report::to_json(report),
-        ReportFormat::Table => render::report(report),
-        ReportFormat::Markdown => scorpius_core::report::to_markdown(report),
-        ReportFormat::Html => scorpius_core::report::to_html(report),
-        ReportFormat::Csv => scorpius_core::report::to_csv(report),
-    };
-    output::emit(&text, common.output.as_ref())?;
+    super::report::render_all(std::slice::from_ref(report), settings.format)?.emit(common.output.as_ref())?;
     if !common.no_save {
         // The result is already out; a history that cannot be written must not change it.
         if let Err(e) = super::history::open().and_then(|mut h| h.save(report).map_err(Into::into)) {
