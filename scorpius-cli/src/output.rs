@@ -56,6 +56,8 @@ pub enum ReportFormat {
     Html,
     /// CSV, one row per finding.
     Csv,
+    /// SARIF 2.1.0 (GitHub code scanning).
+    Sarif,
 }
 
 impl FromStr for ReportFormat {
@@ -68,7 +70,8 @@ impl FromStr for ReportFormat {
             "markdown" | "md" => Ok(ReportFormat::Markdown),
             "html" => Ok(ReportFormat::Html),
             "csv" => Ok(ReportFormat::Csv),
-            _ => Err(format!("`{s}` is not a report format: use table, json, markdown, html or csv")),
+            "sarif" => Ok(ReportFormat::Sarif),
+            _ => Err(format!("`{s}` is not a report format: use table, json, markdown, html, csv or sarif")),
         }
     }
 }
@@ -108,6 +111,26 @@ pub fn emit(content: &str, path: Option<&PathBuf>) -> Result<()> {
     match path {
         Some(p) => write_atomic(p, content.as_bytes()),
         None => write_stdout(content),
+    }
+}
+
+/// Writes binary `content` (a PDF) to `path` atomically, or to stdout when stdout is not a
+/// terminal: binary output on a terminal is refused (exit 2), it would only garble it.
+pub fn emit_bytes(content: &[u8], path: Option<&PathBuf>, what: &str) -> Result<()> {
+    match path {
+        Some(p) => write_atomic(p, content),
+        None if io::stdout().is_terminal() => Err(crate::exit::usage(format!(
+            "{what} is binary and standard output is a terminal: write it to a file with -o FILE (or pipe it)"
+        ))),
+        None => write_stdout_raw(content),
+    }
+}
+
+fn write_stdout_raw(content: &[u8]) -> Result<()> {
+    let mut out = io::stdout().lock();
+    match out.write_all(content).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("writing to standard output"),
     }
 }
 

@@ -13,7 +13,6 @@ use scorpius_core::{
 use crate::{
     exit,
     output::{self, Format, ReportFormat},
-    render,
 };
 
 /// `scorpius history …`
@@ -136,14 +135,7 @@ pub fn run(cmd: HistoryCommand) -> Result<u8> {
                 return Err(exit::usage(format!("no saved scan with id {id} (see `scorpius history list`)")));
             };
             let format = format.unwrap_or_else(|| output::resolve_format(None, out.as_deref()).into());
-            let text = match format {
-                ReportFormat::Json => scorpius_core::report::to_json(&report),
-                ReportFormat::Table => render::report(&report),
-                ReportFormat::Markdown => scorpius_core::report::to_markdown(&report),
-                ReportFormat::Html => scorpius_core::report::to_html(&report),
-                ReportFormat::Csv => scorpius_core::report::to_csv(&report),
-            };
-            output::emit(&text, out.as_ref())?;
+            super::report::render_all(std::slice::from_ref(&report), format)?.emit(out.as_ref())?;
             Ok(exit::OK)
         }
         HistoryCommand::Delete { id } => {

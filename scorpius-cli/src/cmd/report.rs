@@ -31,7 +31,8 @@ pub struct Args {
     /// Every saved scan since this time (RFC 3339 or YYYY-MM-DD, UTC).
     #[arg(long, value_name = "TIME", conflicts_with = "scans")]
     pub since: Option<String>,
-    /// table, json, markdown, html or csv (default: table on a terminal, JSON otherwise).
+    /// table, json, markdown, html, csv or sarif (default: table on a terminal, JSON otherwise).
+    /// SARIF puts the scans of each kind in one run.
     #[arg(long, short)]
     pub format: Option<ReportFormat>,
     /// Write to FILE (atomically) instead of stdout.
@@ -68,11 +69,57 @@ fn read(path: &std::path::Path, what: &str) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| exit::usage(format!("reading {what} {}: {e}", path.display())))
 }
 
-/// Renders several reports in one document.
-pub(crate) fn render_all(reports: &[ScanReport], format: ReportFormat) -> String {
-    match format {
+/// A rendered report: text, or bytes for binary formats.
+pub enum Rendered {
+    Text(String),
+    #[allow(dead_code)] // binary formats (PDF) arrive in the next change
+    Bytes(Vec<u8>),
+}
+
+impl Rendered {
+    /// The exact bytes written (what a signature covers).
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Rendered::Text(t) => t.as_bytes(),
+            Rendered::Bytes(b) => b,
+        }
+    }
+
+    /// Writes it to `path` (atomically) or stdout.
+    pub fn emit(&self, path: Option<&PathBuf>) -> Result<()> {
+        match self {
+            Rendered::Text(t) => output::emit(t, path),
+            Rendered::Bytes(b) => output::emit_bytes(b, path, "this report format"),
+        }
+    }
+}
+
+/// Source files for SARIF line hashes: repository-relative paths read from the working
+/// directory (where scans name them from). Absolute paths, `..` and large files are skipped.
+#[derive(Debug, Default)]
+pub struct WorkingDirSources;
+
+impl report::sarif::Sources for WorkingDirSources {
+    fn text(&self, path: &str) -> Option<String> {
+        const MAX_SOURCE_BYTES: u64 = 16 * 1024 * 1024;
+        let p = std::path::Path::new(path);
+        if p.is_absolute() || p.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+            return None;
+        }
+        let meta = std::fs::metadata(p).ok()?;
+        if !meta.is_file() || meta.len() > MAX_SOURCE_BYTES {
+            return None;
+        }
+        std::fs::read_to_string(p).ok()
+    }
+}
+
+/// Renders one or more reports in one document.
+pub fn render_all(reports: &[ScanReport], format: ReportFormat) -> Result<Rendered> {
+    let text = match format {
         ReportFormat::Json if reports.len() == 1 => report::to_json(&reports[0]),
         ReportFormat::Json => serde_json::to_string_pretty(reports).unwrap_or_default() + "\n",
+        ReportFormat::Sarif => report::to_sarif(reports, &WorkingDirSources),
         ReportFormat::Csv => {
             let mut out = String::new();
             for (i, r) in reports.iter().enumerate() {
@@ -96,7 +143,8 @@ pub(crate) fn render_all(reports: &[ScanReport], format: ReportFormat) -> String
                 .collect();
             format!("{head}<body>\n{}</body>\n</html>\n", bodies.join("<hr>\n"))
         }
-    }
+    };
+    Ok(Rendered::Text(text))
 }
 
 /// Runs `scorpius report …`.
@@ -149,11 +197,11 @@ pub fn run(args: Args) -> Result<u8> {
         return Err(exit::usage("no saved scans match (see `scorpius history list`)"));
     }
     let format = args.format.unwrap_or_else(|| output::resolve_format(None, args.output.as_deref()).into());
-    let text = render_all(&reports, format);
-    output::emit(&text, args.output.as_ref())?;
+    let rendered = render_all(&reports, format)?;
+    rendered.emit(args.output.as_ref())?;
     if let (Some(signer), Some(out)) = (signer, &args.output) {
         let sig = sig_path(out);
-        output::emit(&signing::sign(&signer, text.as_bytes()), Some(&sig))
+        output::emit(&signing::sign(&signer, rendered.as_bytes()), Some(&sig))
             .with_context(|| format!("writing {}", sig.display()))?;
         eprintln!("Signed: {}", sig.display());
     }

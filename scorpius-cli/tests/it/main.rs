@@ -11,6 +11,7 @@ mod history;
 mod intel;
 mod report;
 mod rules;
+mod sarif;
 mod scan_contract;
 mod scan_signature;
 mod scan_tx;

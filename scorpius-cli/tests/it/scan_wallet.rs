@@ -441,9 +441,18 @@ fn scan_with_no_kind_scans_the_targets_of_scorpius_toml_into_one_document() {
             .iter()
             .any(|f| f["severity"] == "high" || f["severity"] == "critical")
     );
+    // As SARIF: one run per kind; the wallet's results sit on the declaring line.
+    let sarif = env.run(["scan", "--format", "sarif"]).code(0);
+    let text = String::from_utf8(sarif.get_output().stdout.clone()).unwrap();
+    let log = crate::sarif::assert_valid(&env, "targets.sarif", &text);
+    let wallets =
+        log["runs"].as_array().unwrap().iter().find(|r| r["automationDetails"]["id"] == "scorpius/wallets/").unwrap();
+    let loc = &wallets["results"][0]["locations"][0];
+    assert_eq!(loc["physicalLocation"]["artifactLocation"]["uri"], "scorpius.toml", "{loc:#}");
+    assert_eq!(loc["physicalLocation"]["region"]["startLine"], 7, "{loc:#}");
     // Each target's scan is in the history.
     let listed = stdout_json(&env.run(["history", "list", "--format", "json"]).success());
-    assert_eq!(listed.as_array().map(Vec::len), Some(3), "{listed:#}");
+    assert_eq!(listed.as_array().map(Vec::len), Some(6), "two runs of three targets: {listed:#}");
 
     // No targets: a usage error that says what to do.
     env.write("scorpius.toml", "chain = \"local\"\n");

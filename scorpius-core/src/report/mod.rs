@@ -1,15 +1,18 @@
 //! Report serialisation: the versioned JSON format of [`ScanReport`] and its published JSON
 //! Schema (`docs/scan-report.schema.json`, generated from the types; a test keeps it current),
-//! the Markdown, HTML and CSV renderings ([`text`]), and (feature `store`) the local scan
+//! the Markdown, HTML and CSV renderings ([`text`]), SARIF 2.1.0 for code scanning
+//! ([`sarif`]), and (feature `store`) the local scan
 //! history in SQLite (`history`).
 
 #[cfg(feature = "store")]
 pub mod history;
+pub mod sarif;
 pub mod signing;
 pub mod text;
 
 use crate::model::ScanReport;
 
+pub use sarif::to_sarif;
 pub use text::{to_csv, to_html, to_markdown};
 
 /// The JSON Schema of [`ScanReport`], pretty-printed with a trailing newline.

@@ -59,8 +59,8 @@ pub struct CommonArgs {
     /// sepolia, local) or a chain id. Default from configuration: ethereum.
     #[arg(long, value_name = "NAME|ID")]
     pub chain: Option<String>,
-    /// Output format: table, json, markdown, html or csv (default: table on a terminal, JSON
-    /// otherwise).
+    /// Output format: table, json, markdown, html, csv or sarif (default: table on a terminal,
+    /// JSON otherwise).
     #[arg(long, short)]
     pub format: Option<ReportFormat>,
     /// Write the result to FILE (atomically) instead of stdout.
@@ -181,8 +181,7 @@ pub fn finish_all(reports: &[ScanReport], settings: &Settings, common: &CommonAr
             }),
         );
     }
-    let text = super::report::render_all(&shaped, settings.format);
-    output::emit(&text, common.output.as_ref())?;
+    super::report::render_all(&shaped, settings.format)?.emit(common.output.as_ref())?;
     if !common.no_save {
         // The result is already out; a history that cannot be written must not change it.
         match super::history::open() {

@@ -59,7 +59,9 @@ pub fn run(common: &CommonArgs, global: &GlobalArgs) -> Result<u8> {
         } else {
             let c = t.contract.as_deref().unwrap_or_default();
             let is_address = c.len() == 42 && c.starts_with("0x");
-            let target = if is_address { c.to_owned() } else { base.join(c).display().to_string() };
+            // Paths relative to the working directory where possible: findings name source
+            // files by them, and code-scanning tools want repository-relative paths.
+            let target = if is_address { c.to_owned() } else { display_path(&base.join(c)) };
             let rpc = if is_address {
                 Some(crate::wallet::resolve_url(&crate::wallet::Source {
                     rpc_url: None,
