@@ -43,7 +43,17 @@ pub fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
                 .with_context(|| format!("opening the SQLite store in {}", dir.display()))?;
             Ok(Arc::new(store))
         }
-        Some(_) => anyhow::bail!("PostgreSQL storage is not available in this build yet"),
+        #[cfg(feature = "postgres")]
+        Some(url) => {
+            let key = match &config.audit_signing_key {
+                Some(k) => k.clone(),
+                None => config.data_dir()?.join("audit-signing.key"),
+            };
+            let store = store::postgres::PgStore::open(url, &key).context("opening the PostgreSQL store")?;
+            Ok(Arc::new(store))
+        }
+        #[cfg(not(feature = "postgres"))]
+        Some(_) => anyhow::bail!("this build has no PostgreSQL support (cargo feature `postgres`)"),
     }
 }
 

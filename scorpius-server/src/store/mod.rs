@@ -6,7 +6,11 @@
 //! The interface is synchronous (rusqlite and the blocking `postgres` client); handlers call
 //! it through [`crate::app::AppState::db`], which runs it on the blocking pool.
 
+pub mod batch;
 pub mod sqlite;
+
+#[cfg(feature = "postgres")]
+pub mod postgres;
 
 use scorpius_core::{
     api::{keys::Role, scans::ScanSummary},
@@ -41,6 +45,13 @@ pub enum StoreError {
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
+        StoreError::Db(e.to_string())
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl From<::postgres::Error> for StoreError {
+    fn from(e: ::postgres::Error) -> Self {
         StoreError::Db(e.to_string())
     }
 }

@@ -8,4 +8,6 @@ mod common;
 mod health;
 mod keys;
 mod matrix;
+#[cfg(feature = "postgres")]
+mod pg;
 mod scans;

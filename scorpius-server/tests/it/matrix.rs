@@ -65,6 +65,12 @@ fn names_a_resource(route: &str) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_every_role_and_a_foreign_tenant() {
     let s = TestServer::start().await;
+    walk(&s).await;
+    s.stop().await;
+}
+
+/// The walk itself, on any backend.
+pub async fn walk(s: &TestServer) {
     let mut keys = Vec::new();
     for role in Role::ALL {
         keys.push((role, s.key("acme", role).await));
@@ -81,7 +87,7 @@ async fn every_route_every_role_and_a_foreign_tenant() {
     for (method, route, _) in scorpius_server::router::PROTECTED {
         let allowed = allowed_roles(method, route);
         for (role, key) in &keys {
-            let (m, path, body) = request(&s, &f, method, route).await;
+            let (m, path, body) = request(s, &f, method, route).await;
             let r = s.call(m, &path, Some(key), body.as_ref()).await;
             if allowed.contains(role) {
                 assert!(r.status.is_success(), "{role} {method} {path}: expected success, got {} {}", r.status, r.text);
@@ -97,7 +103,7 @@ async fn every_route_every_role_and_a_foreign_tenant() {
     // A foreign tenant's admin: may call everything, but sees nothing of acme.
     let foreign = s.key("globex", Role::Admin).await;
     for (method, route, _) in scorpius_server::router::PROTECTED {
-        let (m, path, body) = request(&s, &f, method, route).await;
+        let (m, path, body) = request(s, &f, method, route).await;
         let r = s.call(m, &path, Some(&foreign), body.as_ref()).await;
         if names_a_resource(route) {
             r.assert_problem(404, "not-found");
@@ -114,5 +120,4 @@ async fn every_route_every_role_and_a_foreign_tenant() {
     // And acme's own list does show its scan: the isolation check above can fail.
     let mine = s.get("/v1/scans?limit=100", admin).await;
     assert!(mine.text.contains(&scan_id));
-    s.stop().await;
 }
