@@ -5,6 +5,7 @@
 //! The core does no network I/O and no file I/O outside the `store` feature (the SQLite intel
 //! store and audit log); see `docs/ARCHITECTURE.md` for the boundaries.
 
+pub mod api;
 pub mod audit;
 pub mod chain;
 pub mod checks;

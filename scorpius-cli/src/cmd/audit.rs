@@ -112,7 +112,7 @@ pub fn run(cmd: AuditCommand) -> Result<u8> {
         AuditCommand::Log { since, actor, action, limit, format } => {
             let since_ms = since.as_deref().map(parse_since).transpose()?;
             let entries = match crate::audit::open_existing()? {
-                Some(log) => log.entries(&Filter { since_ms, actor, action, limit })?,
+                Some(log) => log.entries(&Filter { since_ms, actor, action, limit, ..Filter::default() })?,
                 None => Vec::new(),
             };
             let text = match output::resolve_format(format, None) {

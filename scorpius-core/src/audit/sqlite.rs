@@ -85,12 +85,14 @@ fn guard_sql(table: &str) -> String {
 pub struct Filter {
     /// Only entries at or after this time (Unix ms).
     pub since_ms: Option<i64>,
-    /// Only this actor.
+    /// Only this actor, or actors starting with the prefix when it ends in `*`.
     pub actor: Option<String>,
     /// Only this action, or actions starting with the prefix when it ends in `*`.
     pub action: Option<String>,
-    /// At most this many (the newest ones), when set.
+    /// At most this many (the newest ones, or the oldest from `from_seq` when that is set).
     pub limit: Option<u64>,
+    /// Only entries at or after this sequence number (for paging forward).
+    pub from_seq: Option<u64>,
 }
 
 /// The audit log in one SQLite file, with its signing key.
@@ -269,8 +271,18 @@ impl AuditStore {
             args.push(t.into());
         }
         if let Some(a) = &filter.actor {
-            sql.push_str(" AND actor = ?");
-            args.push(a.clone().into());
+            if let Some(prefix) = a.strip_suffix('*') {
+                sql.push_str(" AND substr(actor, 1, ?) = ?");
+                args.push(i64::try_from(prefix.chars().count()).unwrap_or(0).into());
+                args.push(prefix.to_owned().into());
+            } else {
+                sql.push_str(" AND actor = ?");
+                args.push(a.clone().into());
+            }
+        }
+        if let Some(from) = filter.from_seq {
+            sql.push_str(" AND seq >= ?");
+            args.push(to_i64(from).into());
         }
         if let Some(a) = &filter.action {
             if let Some(prefix) = a.strip_suffix('*') {
@@ -282,14 +294,17 @@ impl AuditStore {
                 args.push(a.clone().into());
             }
         }
-        sql.push_str(" ORDER BY seq DESC");
+        let forward = filter.from_seq.is_some();
+        sql.push_str(if forward { " ORDER BY seq" } else { " ORDER BY seq DESC" });
         if let Some(l) = filter.limit {
             sql.push_str(&format!(" LIMIT {l}"));
         }
         let mut stmt = self.conn.prepare(&sql)?;
         let mut out: Vec<Entry> =
             stmt.query_map(rusqlite::params_from_iter(args), row_entry)?.collect::<Result<_, _>>()?;
-        out.reverse();
+        if !forward {
+            out.reverse();
+        }
         Ok(out)
     }
 

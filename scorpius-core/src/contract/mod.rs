@@ -86,6 +86,24 @@ pub fn parse_runtime_bytecode(field: &str, s: &str) -> Result<Vec<u8>> {
     Ok(code)
 }
 
+/// Bytecode given as hex (a file, a request body) ready for [`analyze_contract`]: creation code
+/// is replaced by the runtime code it deploys, with a note saying so (immutable variables
+/// then read as zero).
+pub fn hex_input(field: &str, s: &str) -> Result<(ContractInput, Option<String>)> {
+    let code = parse_bytecode_field(field, s)?;
+    Ok(match classify(&code) {
+        CodeKind::Creation { runtime_offset, runtime_len } => {
+            let note = format!(
+                "creation (deployment) code: analysed the runtime code it deploys (bytes {runtime_offset}..{}, \
+                 {runtime_len} bytes); immutable variables read as zero",
+                runtime_offset + runtime_len
+            );
+            (ContractInput::new(code[runtime_offset..runtime_offset + runtime_len].to_vec()), Some(note))
+        }
+        CodeKind::Runtime | CodeKind::Eip7702Delegation(_) => (ContractInput::new(code), None),
+    })
+}
+
 /// What a piece of bytecode is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CodeKind {

@@ -912,6 +912,27 @@ impl DomainIndex {
         check.findings()
     }
 
+    /// The `domain` scan of a URL or host: the check as the report's subject, its findings,
+    /// and the lists' versions. Used by `scorpius scan domain` and `POST /v1/scan/domain`.
+    pub fn scan(&self, site: &str, chain: &crate::chain::Chain) -> Result<crate::model::ScanReport> {
+        use crate::model::{ScanKind, ScanReport, Subject};
+        let started = time::OffsetDateTime::now_utc();
+        let clock = std::time::Instant::now();
+        let check = self.check(site)?;
+        let findings = self.findings(&check);
+        let subject = serde_json::to_value(&check).unwrap_or(serde_json::Value::Null);
+        Ok(ScanReport::new(
+            ScanKind::Domain,
+            check.host_unicode,
+            chain,
+            findings,
+            Subject::json(subject),
+            started,
+            clock.elapsed(),
+            self.datasets().to_vec(),
+        ))
+    }
+
     fn lookalike(&self, host: &Host) -> Option<Lookalike> {
         let (reg, reg_u, (suffix, _)) =
             (host.registrable.as_deref()?, host.registrable_unicode.as_deref()?, host.suffix.as_ref()?);

@@ -225,6 +225,42 @@ pub fn datasets_used(ctx: &crate::context::Context) -> Vec<crate::model::Dataset
     out
 }
 
+/// The `address` scan: screens one address against the context's intel and reports the labels
+/// every dataset holds for it (an address no dataset knows is unknown, not safe). Used by
+/// `scorpius scan address` and the server's `POST /v1/scan/address`.
+pub fn scan_address(ctx: &crate::context::Context, address: Address) -> crate::model::ScanReport {
+    use crate::model::{ScanKind, ScanReport, Subject};
+    let started = time::OffsetDateTime::now_utc();
+    let clock = std::time::Instant::now();
+    let findings = screen_all(ctx, [(address, "address", "address".to_owned())]);
+    let mut labels = Vec::new();
+    if let Some(index) = &ctx.intel {
+        for r in index.lookup(ctx.chain.id, &address) {
+            let ds = index.dataset(&r);
+            labels.push(json!({
+                "labels": r.labels, "name": r.name, "dataset": ds.name, "dataset_version": ds.version,
+                "chain": r.chain, "delisted_at": r.delisted_at, "confidence": r.confidence,
+            }));
+        }
+    }
+    let subject = json!({
+        "type": "address",
+        "address": address.to_checksum(None),
+        "labels": labels,
+        "note": if labels.is_empty() { "no dataset knows this address: unknown, which is not the same as safe" } else { "" },
+    });
+    ScanReport::new(
+        ScanKind::Address,
+        address.to_checksum(None),
+        &ctx.chain,
+        findings,
+        Subject::json(subject),
+        started,
+        clock.elapsed(),
+        datasets_used(ctx),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,14 +1,7 @@
 //! `scorpius scan address ADDR`.
 
-use std::time::Instant;
-
 use anyhow::Result;
-use scorpius_core::{
-    evm::parse,
-    intel::screen,
-    model::{ScanKind, ScanReport, Subject},
-};
-use serde_json::json;
+use scorpius_core::{evm::parse, intel::screen};
 
 use super::CommonArgs;
 use crate::cli::GlobalArgs;
@@ -29,35 +22,6 @@ pub fn run(args: &Args, global: &GlobalArgs) -> Result<u8> {
     }
     let address = parse::address("address", &args.address)?;
     let settings = args.common.settings(global, None)?;
-    let started = time::OffsetDateTime::now_utc();
-    let clock = Instant::now();
-    let ctx = &settings.ctx;
-    let findings = screen::screen_all(ctx, [(address, "address", "address".to_owned())]);
-    let mut labels = Vec::new();
-    if let Some(index) = &ctx.intel {
-        for r in index.lookup(ctx.chain.id, &address) {
-            let ds = index.dataset(&r);
-            labels.push(json!({
-                "labels": r.labels, "name": r.name, "dataset": ds.name, "dataset_version": ds.version,
-                "chain": r.chain, "delisted_at": r.delisted_at, "confidence": r.confidence,
-            }));
-        }
-    }
-    let subject = json!({
-        "type": "address",
-        "address": address.to_checksum(None),
-        "labels": labels,
-        "note": if labels.is_empty() { "no dataset knows this address: unknown, which is not the same as safe" } else { "" },
-    });
-    let report = ScanReport::new(
-        ScanKind::Address,
-        address.to_checksum(None),
-        &ctx.chain,
-        findings,
-        Subject::json(subject),
-        started,
-        clock.elapsed(),
-        screen::datasets_used(ctx),
-    );
+    let report = screen::scan_address(&settings.ctx, address);
     super::finish(&report, &settings, &args.common)
 }

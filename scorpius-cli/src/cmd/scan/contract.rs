@@ -15,7 +15,7 @@ use anyhow::{Context as _, Result};
 use scorpius_core::{
     chain::Chain,
     contract::{
-        self, Analysis, CodeKind, ContractInput, ProxyFacts,
+        self, Analysis, ContractInput, ProxyFacts,
         artifacts::{self, Artifact, BuildInfo},
         proxy::{self, BEACON_IMPLEMENTATION_SELECTOR},
         selectors,
@@ -192,25 +192,13 @@ fn text_unit(text: &str, name: &str) -> Result<Unit> {
         input.origin = Some(name.to_owned());
         return Ok(Unit::new(input, label));
     }
-    let code = contract::parse_bytecode_field(name, text)?;
-    let mut notes = Vec::new();
-    let code = match contract::classify(&code) {
-        CodeKind::Creation { runtime_offset, runtime_len } => {
-            let note = format!(
-                "creation (deployment) code: analysed the runtime code it deploys (bytes {runtime_offset}..{}, \
-                 {runtime_len} bytes); immutable variables read as zero",
-                runtime_offset + runtime_len
-            );
-            tracing::warn!("{name}: {note}");
-            notes.push(note);
-            code[runtime_offset..runtime_offset + runtime_len].to_vec()
-        }
-        CodeKind::Runtime | CodeKind::Eip7702Delegation(_) => code,
-    };
-    let mut input = ContractInput::new(code);
+    let (mut input, note) = contract::hex_input(name, text)?;
+    if let Some(note) = &note {
+        tracing::warn!("{name}: {note}");
+    }
     input.origin = Some(name.to_owned());
     let mut unit = Unit::new(input, name.to_owned());
-    unit.notes = notes;
+    unit.notes = note.into_iter().collect();
     Ok(unit)
 }
 

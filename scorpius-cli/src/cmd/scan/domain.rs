@@ -1,9 +1,6 @@
 //! `scorpius scan domain URL|DOMAIN`.
 
-use std::time::Instant;
-
 use anyhow::Result;
-use scorpius_core::model::{ScanKind, ScanReport, Subject};
 
 use super::CommonArgs;
 use crate::cli::GlobalArgs;
@@ -21,21 +18,8 @@ pub struct Args {
 pub fn run(args: &Args, global: &GlobalArgs) -> Result<u8> {
     let mut settings = args.common.settings_with(global, None, false)?;
     let domains = crate::intel::load_domains()?;
-    let started = time::OffsetDateTime::now_utc();
-    let clock = Instant::now();
-    let check = domains.check(&args.site).map_err(|e| crate::exit::usage(e.to_string()))?;
-    let findings = domains.findings(&check);
-    settings.ctx.domains = Some(domains.clone());
+    let report = domains.scan(&args.site, &settings.ctx.chain).map_err(|e| crate::exit::usage(e.to_string()))?;
+    settings.ctx.domains = Some(domains);
     settings.ctx.origin = Some(args.site.clone());
-    let report = ScanReport::new(
-        ScanKind::Domain,
-        check.host_unicode.clone(),
-        &settings.ctx.chain,
-        findings,
-        Subject::json(serde_json::to_value(&check)?),
-        started,
-        clock.elapsed(),
-        domains.datasets().to_vec(),
-    );
     super::finish(&report, &settings, &args.common)
 }

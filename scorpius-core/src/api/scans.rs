@@ -1,0 +1,147 @@
+//! Saved scans: `GET /v1/scans` (a page of summaries, newest first, with a cursor) and the
+//! formats `GET /v1/scans/{id}/report` renders.
+
+use std::{fmt, str::FromStr};
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::ScanReport;
+
+/// One saved scan in a listing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ScanSummary {
+    /// Scan id.
+    pub scan_id: String,
+    /// `transaction`, `signature`, `address`, `domain` or `contract`.
+    pub kind: String,
+    /// The report's target.
+    pub target: String,
+    /// Chain id.
+    pub chain_id: u64,
+    /// Start time (RFC 3339).
+    pub started_at: String,
+    /// Risk score 0–100.
+    pub risk_score: u8,
+    /// Risk level.
+    pub risk_level: String,
+    /// Number of findings.
+    pub findings: u64,
+    /// Whether the scan saw everything.
+    pub complete: bool,
+    /// The key that ran it.
+    pub key_id: String,
+}
+
+impl ScanSummary {
+    /// The summary of a report run by `key_id`.
+    pub fn of(report: &ScanReport, key_id: &str) -> Self {
+        let started_at = report.started_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+        ScanSummary {
+            scan_id: report.scan_id.to_string(),
+            kind: report.kind.as_str().to_owned(),
+            target: report.target.clone(),
+            chain_id: report.chain.id,
+            started_at,
+            risk_score: report.risk.score,
+            risk_level: report.risk.level.as_str().to_owned(),
+            findings: report.findings.len() as u64,
+            complete: matches!(report.status, crate::model::ScanStatus::Complete),
+            key_id: key_id.to_owned(),
+        }
+    }
+}
+
+/// `GET /v1/scans`: a page of summaries, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ScanPage {
+    /// The scans on this page.
+    pub items: Vec<ScanSummary>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// A rendering of a saved report (`?format=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum ReportFormat {
+    /// The versioned JSON report.
+    Json,
+    /// Markdown.
+    Markdown,
+    /// A self-contained HTML page.
+    Html,
+    /// CSV, one finding per row.
+    Csv,
+    /// SARIF 2.1.0 for code-scanning tools.
+    Sarif,
+}
+
+impl ReportFormat {
+    /// Every format, for messages.
+    pub const ALL: [ReportFormat; 5] =
+        [ReportFormat::Json, ReportFormat::Markdown, ReportFormat::Html, ReportFormat::Csv, ReportFormat::Sarif];
+
+    /// Lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportFormat::Json => "json",
+            ReportFormat::Markdown => "markdown",
+            ReportFormat::Html => "html",
+            ReportFormat::Csv => "csv",
+            ReportFormat::Sarif => "sarif",
+        }
+    }
+
+    /// The HTTP content type of the rendering.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            ReportFormat::Json => "application/json",
+            ReportFormat::Markdown => "text/markdown; charset=utf-8",
+            ReportFormat::Html => "text/html; charset=utf-8",
+            ReportFormat::Csv => "text/csv; charset=utf-8",
+            ReportFormat::Sarif => "application/sarif+json",
+        }
+    }
+
+    /// Renders `report` in this format.
+    pub fn render(self, report: &ScanReport) -> Vec<u8> {
+        match self {
+            ReportFormat::Json => crate::report::to_json(report).into_bytes(),
+            ReportFormat::Markdown => crate::report::to_markdown(report).into_bytes(),
+            ReportFormat::Html => crate::report::to_html(report).into_bytes(),
+            ReportFormat::Csv => crate::report::to_csv(report).into_bytes(),
+            // The server has no source tree: findings keep their paths, without line hashes.
+            ReportFormat::Sarif => {
+                crate::report::to_sarif(std::slice::from_ref(report), &crate::report::sarif::NoSources).into_bytes()
+            }
+        }
+    }
+}
+
+impl fmt::Display for ReportFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ReportFormat {
+    type Err = crate::Error;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let t = s.trim().to_ascii_lowercase();
+        let t = if t == "md" { "markdown".to_owned() } else { t };
+        ReportFormat::ALL.into_iter().find(|f| f.as_str() == t).ok_or_else(|| {
+            crate::Error::input(
+                "format",
+                format!(
+                    "`{s}` is not a report format: use {}",
+                    ReportFormat::ALL.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(", ")
+                ),
+            )
+        })
+    }
+}

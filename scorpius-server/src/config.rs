@@ -1,0 +1,182 @@
+//! The server's configuration, resolved in one place: built-in defaults < the file given with
+//! `--config` (TOML) < `SCORPIUS_*` environment variables < flags.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result};
+use figment::{
+    Figment,
+    providers::{Env, Format as _, Serialized, Toml},
+};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::KeyMode;
+
+/// Keys read from the environment (as `SCORPIUS_<KEY>`).
+const ENV_KEYS: &[&str] = &[
+    "bind",
+    "database_url",
+    "data_dir",
+    "key_mode",
+    "max_body_bytes",
+    "request_timeout_secs",
+    "shutdown_grace_ms",
+    "cors_origins",
+    "rate_limit_per_second",
+    "rate_limit_burst",
+    "log_format",
+    "audit_signing_key",
+];
+
+/// The effective configuration.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on.
+    pub bind: String,
+    /// `postgres://…` for PostgreSQL; SQLite in `data_dir` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    /// Where the SQLite databases and the audit signing key live (default: the platform data
+    /// directory, e.g. `~/.local/share/scorpius/server`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    /// `live` or `test`: the prefix of new keys (`sk_live_` / `sk_test_`).
+    pub key_mode: KeyMode,
+    /// Largest request body accepted (413 above).
+    pub max_body_bytes: usize,
+    /// Requests taking longer are answered 503 `timeout`.
+    pub request_timeout_secs: u64,
+    /// On SIGTERM/SIGINT, how long readiness reports 503 before the listener closes (in-flight
+    /// requests then finish).
+    pub shutdown_grace_ms: u64,
+    /// Origins allowed by CORS (`*` for any); none by default.
+    #[serde(default)]
+    pub cors_origins: Vec<String>,
+    /// Sustained requests per second per key (GCRA).
+    pub rate_limit_per_second: u32,
+    /// Burst per key.
+    pub rate_limit_burst: u32,
+    /// `json` (default) or `text` logs on stderr.
+    pub log_format: String,
+    /// The audit signing key file for PostgreSQL (every replica must use the same one);
+    /// default `<data dir>/audit-signing.key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_signing_key: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: "127.0.0.1:8000".into(),
+            database_url: None,
+            data_dir: None,
+            key_mode: KeyMode::Live,
+            max_body_bytes: 1024 * 1024,
+            request_timeout_secs: 30,
+            shutdown_grace_ms: 1000,
+            cors_origins: Vec::new(),
+            rate_limit_per_second: 50,
+            rate_limit_burst: 100,
+            log_format: "json".into(),
+            audit_signing_key: None,
+        }
+    }
+}
+
+/// Values given as flags (highest precedence).
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Flags {
+    /// `--bind`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bind: Option<String>,
+    /// `--database-url`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    /// `--data-dir`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl Config {
+    /// Resolves the layers: defaults < `file` < environment < `flags`.
+    pub fn load(file: Option<&Path>, flags: &Flags) -> Result<Self> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(f) = file {
+            if !f.is_file() {
+                anyhow::bail!("configuration file {} does not exist", f.display());
+            }
+            fig = fig.merge(Toml::file(f));
+        }
+        fig = fig.merge(Env::prefixed("SCORPIUS_").only(ENV_KEYS)).merge(Serialized::defaults(flags));
+        let config: Config = fig.extract().context("invalid configuration")?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.rate_limit_per_second == 0 || self.rate_limit_burst == 0 {
+            anyhow::bail!("rate_limit_per_second and rate_limit_burst must be at least 1");
+        }
+        if self.max_body_bytes == 0 {
+            anyhow::bail!("max_body_bytes must be at least 1");
+        }
+        if let Some(url) = &self.database_url
+            && !(url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        {
+            anyhow::bail!("database_url must be a postgres:// URL (leave it unset for SQLite)");
+        }
+        Ok(())
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> Result<PathBuf> {
+        if let Some(d) = &self.data_dir {
+            return Ok(d.clone());
+        }
+        directories::ProjectDirs::from("", "", "scorpius")
+            .map(|d| d.data_dir().join("server"))
+            .context("no home directory to keep data in: set SCORPIUS_DATA_DIR or --data-dir")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's signature
+    fn layers_apply_in_order() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "server.toml",
+                "bind = \"127.0.0.1:9000\"\nmax_body_bytes = 2048\nrate_limit_burst = 7\n",
+            )?;
+            let c = Config::load(Some(Path::new("server.toml")), &Flags::default()).unwrap();
+            assert_eq!((c.bind.as_str(), c.max_body_bytes, c.rate_limit_burst), ("127.0.0.1:9000", 2048, 7));
+            jail.set_env("SCORPIUS_MAX_BODY_BYTES", "4096");
+            jail.set_env("SCORPIUS_BIND", "127.0.0.1:9100");
+            let c = Config::load(Some(Path::new("server.toml")), &Flags::default()).unwrap();
+            assert_eq!((c.bind.as_str(), c.max_body_bytes), ("127.0.0.1:9100", 4096));
+            let flags = Flags { bind: Some("0.0.0.0:1".into()), ..Flags::default() };
+            let c = Config::load(Some(Path::new("server.toml")), &flags).unwrap();
+            assert_eq!(c.bind, "0.0.0.0:1");
+            assert_eq!(c.rate_limit_burst, 7, "file value survives where nothing overrides it");
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)]
+    fn bad_values_are_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("SCORPIUS_DATABASE_URL", "mysql://x");
+            assert!(Config::load(None, &Flags::default()).is_err());
+            jail.set_env("SCORPIUS_DATABASE_URL", "postgres://h/db");
+            jail.create_file("bad.toml", "no_such_key = 1\n")?;
+            assert!(Config::load(Some(Path::new("bad.toml")), &Flags::default()).is_err());
+            assert!(Config::load(Some(Path::new("missing.toml")), &Flags::default()).is_err());
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,254 @@
+//! The layers every request passes: request context (id, path) with metrics and problem
+//! bodies for bare error statuses, security headers, and — on `/v1/*` and `/health/deep` —
+//! authentication, rate limiting and the audit record of the call.
+
+use std::time::Instant;
+
+use axum::{
+    extract::{MatchedPath, Request, State},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use governor::clock::{Clock, DefaultClock};
+use scorpius_core::audit::{Event, Outcome};
+use serde_json::json;
+
+use crate::{
+    app::{AppState, RequestMeta, with_request},
+    auth::{Principal, Secret, hashes_match},
+    error::ApiError,
+    hooks::RequestRecord,
+    store::sqlite::now_ms,
+};
+
+/// What a handler wants the audit entry of its request to say (set as a response
+/// extension); without it the entry reads `http.<method>` on the request path.
+#[derive(Debug, Clone)]
+pub struct AuditNote {
+    /// Dotted action (`scan.transaction`, `key.create`).
+    pub action: String,
+    /// What it acted on (scan target, key id).
+    pub resource: String,
+    /// Extra details (scan id, risk).
+    pub details: serde_json::Value,
+}
+
+/// Attaches an [`AuditNote`] to a response.
+pub fn noted(mut resp: Response, action: &str, resource: impl Into<String>, details: serde_json::Value) -> Response {
+    resp.extensions_mut().insert(AuditNote { action: action.to_owned(), resource: resource.into(), details });
+    resp
+}
+
+fn route_of(req: &Request) -> String {
+    req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned())
+}
+
+/// Outermost (after the request id is set): makes the id and path available to error
+/// bodies, counts the request, turns bare error statuses (405, 408, 413, …) into problem
+/// bodies, and adds security headers.
+pub async fn context(req: Request, next: Next) -> Response {
+    let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-").to_owned();
+    let meta = RequestMeta { id, path: req.uri().path().to_owned() };
+    let method = req.method().clone();
+    let route = route_of(&req);
+    let started = Instant::now();
+    let resp = with_request(meta, async move {
+        let resp = next.run(req).await;
+        problemize(resp)
+    })
+    .await;
+    crate::metrics::request(method.as_str(), &route, resp.status().as_u16(), started.elapsed().as_secs_f64());
+    let mut resp = resp;
+    let h = resp.headers_mut();
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    if route.starts_with("/v1/") || route == "unmatched" {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        );
+    }
+    resp
+}
+
+fn problemize(resp: Response) -> Response {
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) || resp.headers().contains_key(header::CONTENT_TYPE) {
+        return resp;
+    }
+    match ApiError::from_status(status) {
+        Some(e) => {
+            let (parts, _) = resp.into_parts();
+            let mut new = e.into_response();
+            // Keep headers such as `Allow` on a 405.
+            for (k, v) in &parts.headers {
+                if !new.headers().contains_key(k) {
+                    new.headers_mut().insert(k.clone(), v.clone());
+                }
+            }
+            new
+        }
+        None => resp,
+    }
+}
+
+/// Reads the key from `X-API-Key` or `Authorization: Bearer`.
+fn presented_key(headers: &HeaderMap) -> Option<&str> {
+    if let Some(v) = headers.get("x-api-key") {
+        return v.to_str().ok().map(str::trim);
+    }
+    let auth = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = auth.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// Authentication and everything after it, on protected routes: resolves the key (401 when
+/// missing, malformed, unknown, revoked or expired), applies the per-key rate limit (429),
+/// runs the handler, then records the call in the audit log and hands it to the hooks.
+pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let route = route_of(&req);
+    let path = req.uri().path().to_owned();
+    let request_id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-").to_owned();
+    let (principal, rate) = match resolve(&state, req.headers()).await {
+        Ok(p) => p,
+        Err((err, key_id)) => {
+            let actor = key_id.unwrap_or_else(|| "anonymous".to_owned());
+            let resp = err.into_response();
+            record(&state, &actor, &method, &path, &request_id, resp.status(), None).await;
+            return resp;
+        }
+    };
+    req.extensions_mut().insert(principal.clone());
+    let mut resp = match rate {
+        RateOutcome::Limited { retry_after, headers } => {
+            crate::metrics::rate_limited();
+            let mut r = ApiError::RateLimited(retry_after).into_response();
+            r.headers_mut().extend(headers);
+            r
+        }
+        RateOutcome::Allowed(headers) => {
+            let allowed = match crate::router::action_of(&method, &route) {
+                Some(action) => principal.require(action),
+                None => Ok(()),
+            };
+            let mut r = match allowed {
+                Ok(()) => next.run(req).await,
+                Err(e) => e.into_response(),
+            };
+            r.headers_mut().extend(headers);
+            r
+        }
+    };
+    let note = resp.extensions_mut().remove::<AuditNote>();
+    record(&state, &principal.actor(), &method, &path, &request_id, resp.status(), note).await;
+    state.hooks.request(&RequestRecord {
+        principal: &principal,
+        method: method.as_str(),
+        route: &route,
+        status: resp.status().as_u16(),
+    });
+    resp
+}
+
+enum RateOutcome {
+    Allowed(HeaderMap),
+    Limited { retry_after: u64, headers: HeaderMap },
+}
+
+async fn resolve(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<(Principal, RateOutcome), (ApiError, Option<String>)> {
+    let presented = presented_key(headers).ok_or((ApiError::MissingKey, None))?;
+    let secret = Secret::parse(presented).ok_or((ApiError::InvalidKey, None))?;
+    let hash = secret.hash();
+    let record = state
+        .db(move |s| s.key_by_hash(&hash))
+        .await
+        .map_err(|e| (e, None))?
+        .filter(|k| hashes_match(&k.secret_hash, &hash))
+        .ok_or((ApiError::InvalidKey, None))?;
+    let actor = || Some(format!("{}/{}", record.tenant, record.id));
+    if record.revoked_ms.is_some() {
+        return Err((ApiError::InvalidKey, actor()));
+    }
+    let now = now_ms();
+    if let Some(exp) = record.expires_ms
+        && exp <= now
+    {
+        return Err((ApiError::ExpiredKey(crate::routes::keys::rfc3339_ms(exp)), actor()));
+    }
+    if record.last_used_ms.is_none_or(|t| now - t > 60_000) {
+        let id = record.id.clone();
+        // Best effort, to the minute: a lost update only delays the next one.
+        let store = std::sync::Arc::clone(&state.store);
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = store.touch_key(&id, now) {
+                tracing::warn!(error = %e, "could not record the key's last use");
+            }
+        });
+    }
+    let principal = Principal { key_id: record.id, tenant: record.tenant, role: record.role };
+    Ok((principal.clone(), rate_check(state, &principal.key_id)))
+}
+
+fn rate_check(state: &AppState, key_id: &str) -> RateOutcome {
+    let burst = state.config.rate_limit_burst;
+    let per_second = f64::from(state.config.rate_limit_per_second);
+    let mut headers = HeaderMap::new();
+    headers.insert("x-ratelimit-limit", HeaderValue::from(burst));
+    match state.limiter.check_key(&key_id.to_owned()) {
+        Ok(snapshot) => {
+            let remaining = snapshot.remaining_burst_capacity();
+            let reset = (f64::from(burst - remaining.min(burst)) / per_second).ceil() as u64;
+            headers.insert("x-ratelimit-remaining", HeaderValue::from(remaining));
+            headers.insert("x-ratelimit-reset", HeaderValue::from(reset));
+            RateOutcome::Allowed(headers)
+        }
+        Err(not_until) => {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            let retry_after = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            headers.insert("x-ratelimit-remaining", HeaderValue::from(0u32));
+            headers.insert("x-ratelimit-reset", HeaderValue::from(retry_after));
+            RateOutcome::Limited { retry_after, headers }
+        }
+    }
+}
+
+fn outcome_of(status: StatusCode) -> Outcome {
+    match status.as_u16() {
+        401 | 403 | 429 => Outcome::Denied,
+        s if s >= 400 => Outcome::Failure,
+        _ => Outcome::Success,
+    }
+}
+
+async fn record(
+    state: &AppState,
+    actor: &str,
+    method: &Method,
+    path: &str,
+    request_id: &str,
+    status: StatusCode,
+    note: Option<AuditNote>,
+) {
+    let (action, resource, extra) = match note {
+        Some(n) => (n.action, n.resource, n.details),
+        None => (format!("http.{}", method.as_str().to_ascii_lowercase()), path.to_owned(), json!({})),
+    };
+    let mut details =
+        json!({ "status": status.as_u16(), "request_id": request_id, "method": method.as_str(), "path": path });
+    if let (Some(d), serde_json::Value::Object(extra)) = (details.as_object_mut(), extra) {
+        d.extend(extra);
+    }
+    let event = Event::now(actor, action, resource, outcome_of(status), details);
+    let result = state.db(move |s| s.audit_append(vec![event])).await;
+    crate::metrics::audit_append(result.is_ok());
+    if let Err(e) = result {
+        tracing::error!(error = %e, request_id, "could not record the request in the audit log");
+    }
+}

@@ -1,0 +1,135 @@
+//! Every route in one place, with the action each one is for (the role matrix applies to
+//! actions; see [`crate::auth::allowed`]), and the layers around them.
+
+use std::time::Duration;
+
+use axum::{
+    Router,
+    extract::DefaultBodyLimit,
+    http::{HeaderName, HeaderValue, Method, StatusCode},
+    middleware::{from_fn, from_fn_with_state},
+    routing::{delete, get, post},
+};
+use tower_http::{
+    cors::{AllowOrigin, CorsLayer},
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    sensitive_headers::SetSensitiveRequestHeadersLayer,
+    timeout::TimeoutLayer,
+    trace::TraceLayer,
+};
+
+use crate::{
+    app::AppState,
+    auth::Action,
+    routes::{audit, health, intel, keys, meta, scans},
+};
+
+/// Authenticated routes: method, path template, action.
+pub const PROTECTED: &[(&str, &str, Action)] = &[
+    ("POST", "/v1/scan/transaction", Action::ScanRun),
+    ("POST", "/v1/scan/signature", Action::ScanRun),
+    ("POST", "/v1/scan/address", Action::ScanRun),
+    ("POST", "/v1/scan/domain", Action::ScanRun),
+    ("POST", "/v1/scan/contract", Action::ScanRun),
+    ("GET", "/v1/scans", Action::ScanRead),
+    ("GET", "/v1/scans/{id}", Action::ScanRead),
+    ("GET", "/v1/scans/{id}/report", Action::ScanRead),
+    ("GET", "/v1/intel/{value}", Action::IntelRead),
+    ("GET", "/v1/audit/events", Action::AuditRead),
+    ("GET", "/v1/audit/checkpoint", Action::AuditRead),
+    ("GET", "/v1/audit/proof/{seq}", Action::AuditRead),
+    ("GET", "/v1/audit/consistency", Action::AuditRead),
+    ("GET", "/v1/audit/export", Action::AuditExport),
+    ("POST", "/v1/keys", Action::KeysManage),
+    ("GET", "/v1/keys", Action::KeysManage),
+    ("POST", "/v1/keys/{id}/rotate", Action::KeysManage),
+    ("DELETE", "/v1/keys/{id}", Action::KeysManage),
+    ("GET", "/health/deep", Action::HealthDeep),
+];
+
+/// The action of an authenticated route.
+pub fn action_of(method: &Method, route: &str) -> Option<Action> {
+    PROTECTED.iter().find(|(m, r, _)| *m == method.as_str() && *r == route).map(|(_, _, a)| *a)
+}
+
+/// The whole application.
+pub fn build(state: AppState) -> Router {
+    let protected = Router::new()
+        .route("/v1/scan/transaction", post(scans::transaction))
+        .route("/v1/scan/signature", post(scans::signature))
+        .route("/v1/scan/address", post(scans::address))
+        .route("/v1/scan/domain", post(scans::domain))
+        .route("/v1/scan/contract", post(scans::contract))
+        .route("/v1/scans", get(scans::list))
+        .route("/v1/scans/{id}", get(scans::get))
+        .route("/v1/scans/{id}/report", get(scans::report))
+        .route("/v1/intel/{value}", get(intel::lookup))
+        .route("/v1/audit/events", get(audit::events))
+        .route("/v1/audit/checkpoint", get(audit::checkpoint))
+        .route("/v1/audit/proof/{seq}", get(audit::proof))
+        .route("/v1/audit/consistency", get(audit::consistency))
+        .route("/v1/audit/export", get(audit::export))
+        .route("/v1/keys", post(keys::create_key).get(keys::list_keys))
+        .route("/v1/keys/{id}/rotate", post(keys::rotate_key))
+        .route("/v1/keys/{id}", delete(keys::revoke_key))
+        .route("/health/deep", get(health::deep))
+        .route_layer(from_fn_with_state(state.clone(), crate::middleware::authenticate));
+    let public = Router::new()
+        .route("/health/live", get(health::live))
+        .route("/health/ready", get(health::ready))
+        .route("/metrics", get(meta::metrics))
+        .route("/openapi.json", get(meta::openapi));
+    #[cfg(feature = "swagger-ui")]
+    // The page loads the document from our own /openapi.json route.
+    let public = public
+        .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").config(utoipa_swagger_ui::Config::from("/openapi.json")));
+    let cors = cors_layer(&state.config.cors_origins);
+    let timeout = Duration::from_secs(state.config.request_timeout_secs.max(1));
+    let x_request_id = HeaderName::from_static("x-request-id");
+    let mut app = protected
+        .merge(public)
+        .fallback(meta::not_found)
+        .method_not_allowed_fallback(meta::method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout));
+    if let Some(cors) = cors {
+        app = app.layer(cors);
+    }
+    app.layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+        let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+        tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+    }))
+    .layer(from_fn(crate::middleware::context))
+    .layer(SetSensitiveRequestHeadersLayer::new([
+        axum::http::header::AUTHORIZATION,
+        HeaderName::from_static("x-api-key"),
+    ]))
+    .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
+    .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
+    .with_state(state)
+}
+
+fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let layer = CorsLayer::new()
+        .allow_methods([Method::GET, Method::POST, Method::DELETE])
+        .allow_headers([
+            axum::http::header::CONTENT_TYPE,
+            axum::http::header::AUTHORIZATION,
+            HeaderName::from_static("x-api-key"),
+            HeaderName::from_static("idempotency-key"),
+        ])
+        .expose_headers([
+            HeaderName::from_static("x-request-id"),
+            HeaderName::from_static("x-ratelimit-limit"),
+            HeaderName::from_static("x-ratelimit-remaining"),
+            HeaderName::from_static("x-ratelimit-reset"),
+        ]);
+    Some(if origins.iter().any(|o| o == "*") {
+        layer.allow_origin(AllowOrigin::any())
+    } else {
+        layer.allow_origin(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect::<Vec<_>>())
+    })
+}

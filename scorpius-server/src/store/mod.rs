@@ -1,0 +1,215 @@
+//! Storage behind one interface, [`Store`], with two backends: SQLite (`sqlite`, the default,
+//! one file in the data directory) and PostgreSQL (`postgres`, for several replicas). Keys,
+//! saved scans, idempotency records and the audit log all live here, so replicas on one
+//! PostgreSQL database are interchangeable.
+//!
+//! The interface is synchronous (rusqlite and the blocking `postgres` client); handlers call
+//! it through [`crate::app::AppState::db`], which runs it on the blocking pool.
+
+pub mod batch;
+pub mod sqlite;
+
+#[cfg(feature = "postgres")]
+pub mod postgres;
+
+use scorpius_core::{
+    api::{keys::Role, scans::ScanSummary},
+    audit::{
+        Entry, Event,
+        log::{AuditError, ConsistencyProof, InclusionProof, StoredCheckpoint},
+        verify::Verification,
+    },
+    model::{RiskLevel, ScanReport},
+};
+
+/// Storage failures. Everything but `NotFound` and `Range` is internal to the client.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database reported an error.
+    #[error("database: {0}")]
+    Db(String),
+    /// The audit log reported an error.
+    #[error("{0}")]
+    Audit(#[from] AuditError),
+    /// Stored data that does not parse.
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+    /// Asked for something that is not there (audit sequence numbers).
+    #[error("{0}")]
+    NotFound(String),
+    /// Parameters out of range (proof sizes).
+    #[error("{0}")]
+    Range(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Db(e.to_string())
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl From<::postgres::Error> for StoreError {
+    fn from(e: ::postgres::Error) -> Self {
+        StoreError::Db(e.to_string())
+    }
+}
+
+/// Store result.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// An API key as stored: only the SHA-256 of the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct KeyRecord {
+    /// `key_…`.
+    pub id: String,
+    /// Tenant.
+    pub tenant: String,
+    /// Role.
+    pub role: Role,
+    /// Label.
+    pub name: Option<String>,
+    /// First characters of the secret, for display.
+    pub prefix: String,
+    /// SHA-256 of the secret.
+    pub secret_hash: [u8; 32],
+    /// Creation (Unix ms).
+    pub created_ms: i64,
+    /// Expiry (Unix ms).
+    pub expires_ms: Option<i64>,
+    /// Last use (Unix ms).
+    pub last_used_ms: Option<i64>,
+    /// Revocation (Unix ms).
+    pub revoked_ms: Option<i64>,
+}
+
+impl std::fmt::Debug for KeyRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyRecord")
+            .field("id", &self.id)
+            .field("tenant", &self.tenant)
+            .field("role", &self.role)
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Filters of `GET /v1/scans`.
+#[derive(Debug, Clone, Default)]
+pub struct ScanFilter {
+    /// Only this kind.
+    pub kind: Option<String>,
+    /// Only this target (case-insensitive).
+    pub target: Option<String>,
+    /// Only scans started at or after (Unix ms).
+    pub since_ms: Option<i64>,
+    /// Only scans at or above this risk level.
+    pub min_level: Option<RiskLevel>,
+    /// Only scans older than this position (the cursor).
+    pub before: Option<i64>,
+    /// Page size.
+    pub limit: u32,
+}
+
+/// A stored response to an idempotent request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotentResponse {
+    /// SHA-256 of the request (method, path and body).
+    pub request_hash: [u8; 32],
+    /// HTTP status.
+    pub status: u16,
+    /// Response body (JSON).
+    pub body: String,
+}
+
+/// Filters of `GET /v1/audit/events`.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Only actors starting with this prefix (`tenant/`).
+    pub actor_prefix: Option<String>,
+    /// Only entries with seq ≥ this.
+    pub from_seq: Option<u64>,
+    /// Only entries at or after (Unix ms).
+    pub since_ms: Option<i64>,
+    /// Only this action (a `prefix*` matches a prefix).
+    pub action: Option<String>,
+    /// At most this many.
+    pub limit: u32,
+}
+
+/// Rank of a risk level, for filtering.
+pub fn level_rank(level: RiskLevel) -> i64 {
+    match level {
+        RiskLevel::None => 0,
+        RiskLevel::Low => 1,
+        RiskLevel::Medium => 2,
+        RiskLevel::High => 3,
+        RiskLevel::Critical => 4,
+    }
+}
+
+/// Everything the server stores. Every method is scoped by tenant where data belongs to one.
+pub trait Store: Send + Sync + 'static {
+    /// Backend name, for logs and `/health/deep`.
+    fn backend(&self) -> &'static str;
+    /// Storage reachable and migrated.
+    fn ping(&self) -> StoreResult<()>;
+    /// Writes a probe row and reads it back.
+    fn probe(&self) -> StoreResult<()>;
+
+    /// Stores a new key.
+    fn insert_key(&self, key: &KeyRecord) -> StoreResult<()>;
+    /// The key with this secret hash, if any (revoked ones included).
+    fn key_by_hash(&self, hash: &[u8; 32]) -> StoreResult<Option<KeyRecord>>;
+    /// The tenant's keys, newest first.
+    fn keys(&self, tenant: &str) -> StoreResult<Vec<KeyRecord>>;
+    /// One key of the tenant.
+    fn key(&self, tenant: &str, id: &str) -> StoreResult<Option<KeyRecord>>;
+    /// Replaces the secret of an unrevoked key; false when there is none.
+    fn rotate_key(&self, tenant: &str, id: &str, secret_hash: &[u8; 32], prefix: &str) -> StoreResult<bool>;
+    /// Revokes a key; false when there is no unrevoked key with this id.
+    fn revoke_key(&self, tenant: &str, id: &str, now_ms: i64) -> StoreResult<bool>;
+    /// Records a use of the key.
+    fn touch_key(&self, id: &str, now_ms: i64) -> StoreResult<()>;
+
+    /// Saves a scan report for the tenant.
+    fn insert_scan(&self, tenant: &str, key_id: &str, report: &ScanReport) -> StoreResult<()>;
+    /// One saved report of the tenant.
+    fn scan(&self, tenant: &str, scan_id: &str) -> StoreResult<Option<ScanReport>>;
+    /// A page of the tenant's scans, newest first, and the position of the last one.
+    fn scans(&self, tenant: &str, filter: &ScanFilter) -> StoreResult<(Vec<ScanSummary>, Option<i64>)>;
+
+    /// The stored response for an idempotency key.
+    fn idempotent(&self, tenant: &str, key: &str) -> StoreResult<Option<IdempotentResponse>>;
+    /// Stores the response for an idempotency key unless one is there; returns the stored one.
+    fn put_idempotent(&self, tenant: &str, key: &str, response: &IdempotentResponse)
+    -> StoreResult<IdempotentResponse>;
+
+    /// Appends audit events (one transaction, with a signed checkpoint).
+    fn audit_append(&self, events: Vec<Event>) -> StoreResult<Vec<u64>>;
+    /// Audit entries, oldest first.
+    fn audit_entries(&self, filter: &AuditFilter) -> StoreResult<Vec<Entry>>;
+    /// One audit entry.
+    fn audit_entry(&self, seq: u64) -> StoreResult<Option<Entry>>;
+    /// The newest signed checkpoint (signing one if the log grew).
+    fn audit_checkpoint(&self) -> StoreResult<StoredCheckpoint>;
+    /// Inclusion proof.
+    fn audit_proof(&self, seq: u64, size: Option<u64>) -> StoreResult<InclusionProof>;
+    /// Consistency proof.
+    fn audit_consistency(&self, old: u64, new: Option<u64>) -> StoreResult<ConsistencyProof>;
+    /// Full verification of the log.
+    fn audit_verify(&self) -> StoreResult<Verification>;
+    /// The verifier key (`name+id+key`).
+    fn audit_public_key(&self) -> String;
+}
+
+/// Maps the audit errors a client caused (a sequence number or size out of range) to
+/// `NotFound` / `Range`.
+pub(crate) fn audit_error(e: AuditError) -> StoreError {
+    match e {
+        AuditError::NoSuchEntry(..) => StoreError::NotFound(e.to_string()),
+        AuditError::Range(m) => StoreError::Range(m),
+        other => StoreError::Audit(other),
+    }
+}

@@ -1,0 +1,452 @@
+//! The PostgreSQL backend (`--database-url postgres://…`), for several identical replicas:
+//! keys, scans and idempotency records in plain tables, the audit log in the core's
+//! `PgAuditStore` (advisory-lock serialised appends, append-only triggers). Migrations run at
+//! start-up under an advisory lock, so replicas starting together apply them once. Every
+//! replica must open the audit log with the same signing key file.
+
+use std::{
+    path::Path,
+    sync::{
+        Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+};
+
+use postgres::{Client, NoTls};
+use scorpius_core::{
+    api::{keys::Role, scans::ScanSummary},
+    audit::{
+        Entry, Event, Outcome,
+        log::{ConsistencyProof, InclusionProof, StoredCheckpoint, load_or_create_key},
+        postgres::PgAuditStore,
+        verify::Verification,
+    },
+    model::ScanReport,
+};
+
+use super::{
+    AuditFilter, IdempotentResponse, KeyRecord, ScanFilter, Store, StoreError, StoreResult, batch::Batcher, level_rank,
+    sqlite::now_ms,
+};
+
+/// Advisory lock key for migrations (distinct from the audit log's append lock).
+const MIGRATION_LOCK: i64 = 0x5c0_5e11;
+
+const MIGRATIONS: &[&str] = &["
+CREATE TABLE api_keys (
+    id           TEXT PRIMARY KEY,
+    tenant       TEXT NOT NULL,
+    role         TEXT NOT NULL,
+    name         TEXT,
+    prefix       TEXT NOT NULL,
+    secret_hash  BYTEA NOT NULL UNIQUE,
+    created_ms   BIGINT NOT NULL,
+    expires_ms   BIGINT,
+    last_used_ms BIGINT,
+    revoked_ms   BIGINT
+);
+CREATE INDEX api_keys_tenant ON api_keys (tenant, created_ms);
+CREATE TABLE scans (
+    seq        BIGSERIAL PRIMARY KEY,
+    tenant     TEXT NOT NULL,
+    scan_id    TEXT NOT NULL UNIQUE,
+    key_id     TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    target_lc  TEXT NOT NULL,
+    started_ms BIGINT NOT NULL,
+    level_rank BIGINT NOT NULL,
+    summary    TEXT NOT NULL,
+    report     TEXT NOT NULL
+);
+CREATE INDEX scans_tenant_seq ON scans (tenant, seq);
+CREATE TABLE idempotency (
+    tenant       TEXT NOT NULL,
+    key          TEXT NOT NULL,
+    request_hash BYTEA NOT NULL,
+    status       INTEGER NOT NULL,
+    body         TEXT NOT NULL,
+    created_ms   BIGINT NOT NULL,
+    PRIMARY KEY (tenant, key)
+);
+CREATE TABLE probe (token TEXT PRIMARY KEY, created_ms BIGINT NOT NULL);
+"];
+
+const POOL: usize = 4;
+
+/// The blocking clients: dropped on a thread of their own (closing a `postgres::Client`
+/// blocks, which must not happen on an async worker).
+struct Conns {
+    pool: Vec<Mutex<Client>>,
+    audit: Mutex<PgAuditStore>,
+}
+
+/// The PostgreSQL store.
+pub struct PgStore {
+    conns: Option<Conns>,
+    next: AtomicUsize,
+    writer: Batcher,
+    public_key: String,
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        if let Some(conns) = self.conns.take() {
+            let _ = std::thread::spawn(move || drop(conns)).join();
+        }
+    }
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore").field("public_key", &self.public_key).finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn migrate(client: &mut Client) -> StoreResult<()> {
+    let mut tx = client.transaction()?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_ms BIGINT NOT NULL)",
+    )?;
+    let done: i64 = tx.query_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[])?.get(0);
+    for (i, sql) in MIGRATIONS.iter().enumerate() {
+        let version = i64::try_from(i).unwrap_or(i64::MAX) + 1;
+        if version > done {
+            tx.batch_execute(sql)?;
+            tx.execute("INSERT INTO schema_migrations (version, applied_ms) VALUES ($1, $2)", &[&version, &now_ms()])?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+fn key_row(r: &postgres::Row) -> KeyRecord {
+    let role: String = r.get(2);
+    let hash: &[u8] = r.get(5);
+    KeyRecord {
+        id: r.get(0),
+        tenant: r.get(1),
+        role: role.parse().unwrap_or(Role::Viewer),
+        name: r.get(3),
+        prefix: r.get(4),
+        secret_hash: hash.try_into().unwrap_or([0; 32]),
+        created_ms: r.get(6),
+        expires_ms: r.get(7),
+        last_used_ms: r.get(8),
+        revoked_ms: r.get(9),
+    }
+}
+
+const KEY_COLS: &str = "id, tenant, role, name, prefix, secret_hash, created_ms, expires_ms, last_used_ms, revoked_ms";
+const ENTRY_COLS: &str = "seq, ts_ms, actor, action, resource, outcome, details, salt, details_hash, prev_hash, hash";
+
+fn entry_row(r: &postgres::Row) -> Entry {
+    Entry {
+        seq: u64::try_from(r.get::<_, i64>(0)).unwrap_or(0),
+        timestamp_ms: r.get(1),
+        actor: r.get(2),
+        action: r.get(3),
+        resource: r.get(4),
+        outcome: u8::try_from(r.get::<_, i16>(5)).ok().and_then(Outcome::from_code).unwrap_or(Outcome::Denied),
+        details: r.get(6),
+        salt: r.get::<_, Option<&[u8]>>(7).map(hex::encode),
+        details_hash: hex::encode(r.get::<_, &[u8]>(8)),
+        prev_hash: hex::encode(r.get::<_, &[u8]>(9)),
+        hash: hex::encode(r.get::<_, &[u8]>(10)),
+    }
+}
+
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+impl PgStore {
+    /// Connects, applies migrations and opens the audit log with the key at `key_file`
+    /// (created on first use; every replica must share it).
+    pub fn open(url: &str, key_file: &Path) -> StoreResult<Self> {
+        let mut first = Client::connect(url, NoTls)?;
+        migrate(&mut first)?;
+        let mut pool = vec![Mutex::new(first)];
+        for _ in 1..POOL {
+            pool.push(Mutex::new(Client::connect(url, NoTls)?));
+        }
+        let key = |path: &Path| {
+            load_or_create_key(path, || {
+                let mut id = [0u8; 8];
+                let _ = getrandom::fill(&mut id);
+                format!("scorpius.server/audit/{}", hex::encode(id))
+            })
+        };
+        let mut appender = PgAuditStore::open(url, key(key_file)?)?;
+        let public_key = appender.verifier().encode();
+        let reader = PgAuditStore::open(url, key(key_file)?)?;
+        let writer = Batcher::start(256, move |events| appender.append(events));
+        Ok(PgStore {
+            conns: Some(Conns { pool, audit: Mutex::new(reader) }),
+            next: AtomicUsize::new(0),
+            writer,
+            public_key,
+        })
+    }
+
+    fn conns(&self) -> &Conns {
+        // Only `drop` takes them.
+        self.conns.as_ref().unwrap_or_else(|| unreachable!("PgStore used after drop"))
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Client) -> StoreResult<T>) -> StoreResult<T> {
+        let pool = &self.conns().pool;
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % pool.len();
+        f(&mut lock(&pool[i]))
+    }
+}
+
+impl Store for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn ping(&self) -> StoreResult<()> {
+        self.with(|c| {
+            let v: i64 = c.query_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[])?.get(0);
+            if v < to_i64(MIGRATIONS.len() as u64) {
+                return Err(StoreError::Db(format!("schema at version {v}, migrations not applied")));
+            }
+            Ok(())
+        })
+    }
+
+    fn probe(&self) -> StoreResult<()> {
+        let token = uuid::Uuid::new_v4().to_string();
+        self.with(|c| {
+            c.execute("INSERT INTO probe (token, created_ms) VALUES ($1, $2)", &[&token, &now_ms()])?;
+            let found = c.query_opt("SELECT token FROM probe WHERE token = $1", &[&token])?.is_some();
+            c.execute("DELETE FROM probe WHERE token = $1", &[&token])?;
+            if !found {
+                return Err(StoreError::Db("the probe row could not be read back".into()));
+            }
+            Ok(())
+        })
+    }
+
+    fn insert_key(&self, k: &KeyRecord) -> StoreResult<()> {
+        self.with(|c| {
+            c.execute(
+                &format!("INSERT INTO api_keys ({KEY_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"),
+                &[
+                    &k.id,
+                    &k.tenant,
+                    &k.role.as_str(),
+                    &k.name,
+                    &k.prefix,
+                    &&k.secret_hash[..],
+                    &k.created_ms,
+                    &k.expires_ms,
+                    &k.last_used_ms,
+                    &k.revoked_ms,
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn key_by_hash(&self, hash: &[u8; 32]) -> StoreResult<Option<KeyRecord>> {
+        self.with(|c| {
+            Ok(c.query_opt(&format!("SELECT {KEY_COLS} FROM api_keys WHERE secret_hash = $1"), &[&&hash[..]])?
+                .map(|r| key_row(&r)))
+        })
+    }
+
+    fn keys(&self, tenant: &str) -> StoreResult<Vec<KeyRecord>> {
+        self.with(|c| {
+            Ok(c.query(
+                &format!("SELECT {KEY_COLS} FROM api_keys WHERE tenant = $1 ORDER BY created_ms DESC, id"),
+                &[&tenant],
+            )?
+            .iter()
+            .map(key_row)
+            .collect())
+        })
+    }
+
+    fn key(&self, tenant: &str, id: &str) -> StoreResult<Option<KeyRecord>> {
+        self.with(|c| {
+            Ok(c.query_opt(&format!("SELECT {KEY_COLS} FROM api_keys WHERE tenant = $1 AND id = $2"), &[&tenant, &id])?
+                .map(|r| key_row(&r)))
+        })
+    }
+
+    fn rotate_key(&self, tenant: &str, id: &str, secret_hash: &[u8; 32], prefix: &str) -> StoreResult<bool> {
+        self.with(|c| {
+            Ok(c.execute(
+                "UPDATE api_keys SET secret_hash = $1, prefix = $2 WHERE tenant = $3 AND id = $4 AND revoked_ms IS NULL",
+                &[&&secret_hash[..], &prefix, &tenant, &id],
+            )? == 1)
+        })
+    }
+
+    fn revoke_key(&self, tenant: &str, id: &str, now_ms: i64) -> StoreResult<bool> {
+        self.with(|c| {
+            Ok(c.execute(
+                "UPDATE api_keys SET revoked_ms = $1 WHERE tenant = $2 AND id = $3 AND revoked_ms IS NULL",
+                &[&now_ms, &tenant, &id],
+            )? == 1)
+        })
+    }
+
+    fn touch_key(&self, id: &str, now_ms: i64) -> StoreResult<()> {
+        self.with(|c| {
+            c.execute("UPDATE api_keys SET last_used_ms = $1 WHERE id = $2", &[&now_ms, &id])?;
+            Ok(())
+        })
+    }
+
+    fn insert_scan(&self, tenant: &str, key_id: &str, report: &ScanReport) -> StoreResult<()> {
+        let summary = serde_json::to_string(&ScanSummary::of(report, key_id)).map_err(corrupt)?;
+        let json = serde_json::to_string(report).map_err(corrupt)?;
+        let started_ms = i64::try_from(report.started_at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO scans (tenant, scan_id, key_id, kind, target_lc, started_ms, level_rank, summary, report) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                &[
+                    &tenant,
+                    &report.scan_id.to_string(),
+                    &key_id,
+                    &report.kind.as_str(),
+                    &report.target.to_lowercase(),
+                    &started_ms,
+                    &level_rank(report.risk.level),
+                    &summary,
+                    &json,
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn scan(&self, tenant: &str, scan_id: &str) -> StoreResult<Option<ScanReport>> {
+        let text: Option<String> = self.with(|c| {
+            Ok(c.query_opt("SELECT report FROM scans WHERE tenant = $1 AND scan_id = $2", &[&tenant, &scan_id])?
+                .map(|r| r.get(0)))
+        })?;
+        text.map(|t| serde_json::from_str(&t).map_err(|e| corrupt(format!("scan {scan_id}: {e}")))).transpose()
+    }
+
+    fn scans(&self, tenant: &str, f: &ScanFilter) -> StoreResult<(Vec<ScanSummary>, Option<i64>)> {
+        let level = f.min_level.map(level_rank);
+        let target = f.target.as_ref().map(|t| t.to_lowercase());
+        let rows: Vec<(i64, String)> = self.with(|c| {
+            Ok(c.query(
+                "SELECT seq, summary FROM scans WHERE tenant = $1 \
+                 AND ($2::TEXT IS NULL OR kind = $2) AND ($3::TEXT IS NULL OR target_lc = $3) \
+                 AND ($4::BIGINT IS NULL OR started_ms >= $4) AND ($5::BIGINT IS NULL OR level_rank >= $5) \
+                 AND ($6::BIGINT IS NULL OR seq < $6) ORDER BY seq DESC LIMIT $7",
+                &[&tenant, &f.kind, &target, &f.since_ms, &level, &f.before, &i64::from(f.limit)],
+            )?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect())
+        })?;
+        let last = rows.last().map(|(s, _)| *s);
+        let items = rows.iter().map(|(_, s)| serde_json::from_str(s).map_err(corrupt)).collect::<StoreResult<_>>()?;
+        Ok((items, last))
+    }
+
+    fn idempotent(&self, tenant: &str, key: &str) -> StoreResult<Option<IdempotentResponse>> {
+        self.with(|c| {
+            Ok(c.query_opt(
+                "SELECT request_hash, status, body FROM idempotency WHERE tenant = $1 AND key = $2",
+                &[&tenant, &key],
+            )?
+            .map(|r| IdempotentResponse {
+                request_hash: r.get::<_, &[u8]>(0).try_into().unwrap_or([0; 32]),
+                status: u16::try_from(r.get::<_, i32>(1)).unwrap_or(500),
+                body: r.get(2),
+            }))
+        })
+    }
+
+    fn put_idempotent(&self, tenant: &str, key: &str, resp: &IdempotentResponse) -> StoreResult<IdempotentResponse> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO idempotency (tenant, key, request_hash, status, body, created_ms) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant, key) DO NOTHING",
+                &[&tenant, &key, &&resp.request_hash[..], &i32::from(resp.status), &resp.body, &now_ms()],
+            )?;
+            Ok(())
+        })?;
+        self.idempotent(tenant, key)?.ok_or_else(|| StoreError::Db("idempotency record vanished".into()))
+    }
+
+    fn audit_append(&self, events: Vec<Event>) -> StoreResult<Vec<u64>> {
+        events.into_iter().map(|e| self.writer.append(e).map_err(Into::into)).collect()
+    }
+
+    fn audit_entries(&self, f: &AuditFilter) -> StoreResult<Vec<Entry>> {
+        // The tenant prefix is compared with left(), not LIKE: `_` in tenant names is literal.
+        let (action_exact, action_prefix) = match &f.action {
+            Some(a) => match a.strip_suffix('*') {
+                Some(p) => (None, Some(p.to_owned())),
+                None => (Some(a.clone()), None),
+            },
+            None => (None, None),
+        };
+        self.with(|c| {
+            Ok(c.query(
+                &format!(
+                    "SELECT {ENTRY_COLS} FROM audit_entries WHERE seq >= $1 \
+                     AND ($2::TEXT IS NULL OR left(actor, length($2)) = $2) \
+                     AND ($3::BIGINT IS NULL OR ts_ms >= $3) AND ($4::TEXT IS NULL OR action = $4) \
+                     AND ($5::TEXT IS NULL OR left(action, length($5)) = $5) ORDER BY seq LIMIT $6"
+                ),
+                &[
+                    &to_i64(f.from_seq.unwrap_or(0)),
+                    &f.actor_prefix,
+                    &f.since_ms,
+                    &action_exact,
+                    &action_prefix,
+                    &i64::from(f.limit),
+                ],
+            )?
+            .iter()
+            .map(entry_row)
+            .collect())
+        })
+    }
+
+    fn audit_entry(&self, seq: u64) -> StoreResult<Option<Entry>> {
+        self.with(|c| {
+            Ok(c.query_opt(&format!("SELECT {ENTRY_COLS} FROM audit_entries WHERE seq = $1"), &[&to_i64(seq)])?
+                .map(|r| entry_row(&r)))
+        })
+    }
+
+    fn audit_checkpoint(&self) -> StoreResult<StoredCheckpoint> {
+        Ok(lock(&self.conns().audit).checkpoint()?)
+    }
+
+    fn audit_proof(&self, seq: u64, size: Option<u64>) -> StoreResult<InclusionProof> {
+        lock(&self.conns().audit).inclusion_proof(seq, size).map_err(super::audit_error)
+    }
+
+    fn audit_consistency(&self, old: u64, new: Option<u64>) -> StoreResult<ConsistencyProof> {
+        lock(&self.conns().audit).consistency_proof(old, new).map_err(super::audit_error)
+    }
+
+    fn audit_verify(&self) -> StoreResult<Verification> {
+        Ok(lock(&self.conns().audit).verify(None)?)
+    }
+
+    fn audit_public_key(&self) -> String {
+        self.public_key.clone()
+    }
+}

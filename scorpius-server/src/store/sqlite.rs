@@ -1,0 +1,407 @@
+//! The SQLite backend (the default): keys, scans and idempotency records in
+//! `<data dir>/server.sqlite`, the audit log in `<data dir>/audit.sqlite` with its signing
+//! key `<data dir>/audit-signing.key` (the core's append-only store with group commit).
+//! WAL, a small pool of connections; writers are serialised by SQLite itself.
+
+use std::{
+    path::Path,
+    sync::{
+        Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use scorpius_core::{
+    api::{keys::Role, scans::ScanSummary},
+    audit::{
+        Entry, Event,
+        log::{ConsistencyProof, InclusionProof, StoredCheckpoint},
+        sqlite::{AuditStore, Filter, GroupCommit},
+        verify::Verification,
+    },
+    model::ScanReport,
+};
+
+use super::{AuditFilter, IdempotentResponse, KeyRecord, ScanFilter, Store, StoreError, StoreResult, level_rank};
+
+/// Schema migrations, applied in order at start-up; the applied version is recorded.
+const MIGRATIONS: &[&str] = &["
+CREATE TABLE api_keys (
+    id           TEXT PRIMARY KEY,
+    tenant       TEXT NOT NULL,
+    role         TEXT NOT NULL,
+    name         TEXT,
+    prefix       TEXT NOT NULL,
+    secret_hash  BLOB NOT NULL UNIQUE,
+    created_ms   INTEGER NOT NULL,
+    expires_ms   INTEGER,
+    last_used_ms INTEGER,
+    revoked_ms   INTEGER
+);
+CREATE INDEX api_keys_tenant ON api_keys (tenant, created_ms);
+CREATE TABLE scans (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant     TEXT NOT NULL,
+    scan_id    TEXT NOT NULL UNIQUE,
+    key_id     TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    target_lc  TEXT NOT NULL,
+    started_ms INTEGER NOT NULL,
+    level_rank INTEGER NOT NULL,
+    summary    TEXT NOT NULL,
+    report     TEXT NOT NULL
+);
+CREATE INDEX scans_tenant_seq ON scans (tenant, seq);
+CREATE TABLE idempotency (
+    tenant       TEXT NOT NULL,
+    key          TEXT NOT NULL,
+    request_hash BLOB NOT NULL,
+    status       INTEGER NOT NULL,
+    body         TEXT NOT NULL,
+    created_ms   INTEGER NOT NULL,
+    PRIMARY KEY (tenant, key)
+);
+CREATE TABLE probe (id INTEGER PRIMARY KEY CHECK (id = 1), value TEXT NOT NULL);
+"];
+
+fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL)",
+    )?;
+    let done: i64 = tx.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate() {
+        let version = i64::try_from(i).unwrap_or(i64::MAX) + 1;
+        if version > done {
+            tx.execute_batch(sql)?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, applied_ms) VALUES (?1, ?2)",
+                params![version, now_ms()],
+            )?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// The current time in Unix milliseconds.
+pub fn now_ms() -> i64 {
+    i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// The SQLite store.
+#[derive(Debug)]
+pub struct SqliteStore {
+    pool: Vec<Mutex<Connection>>,
+    next: AtomicUsize,
+    writer: GroupCommit,
+    audit: Mutex<AuditStore>,
+    public_key: String,
+}
+
+fn open_conn(path: &Path) -> StoreResult<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    Ok(conn)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn key_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRecord> {
+    let role: String = r.get(2)?;
+    let hash: Vec<u8> = r.get(5)?;
+    Ok(KeyRecord {
+        id: r.get(0)?,
+        tenant: r.get(1)?,
+        // An unknown role cannot come from this server: treat it as the weakest.
+        role: role.parse().unwrap_or(Role::Viewer),
+        name: r.get(3)?,
+        prefix: r.get(4)?,
+        secret_hash: hash.try_into().unwrap_or([0; 32]),
+        created_ms: r.get(6)?,
+        expires_ms: r.get(7)?,
+        last_used_ms: r.get(8)?,
+        revoked_ms: r.get(9)?,
+    })
+}
+
+const KEY_COLS: &str = "id, tenant, role, name, prefix, secret_hash, created_ms, expires_ms, last_used_ms, revoked_ms";
+
+impl SqliteStore {
+    /// Opens (creating) the databases in `dir` and applies migrations.
+    pub fn open(dir: &Path) -> StoreResult<Self> {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Db(format!("creating {}: {e}", dir.display())))?;
+        let path = dir.join("server.sqlite");
+        let mut first = open_conn(&path)?;
+        migrate(&mut first)?;
+        let mut pool = vec![Mutex::new(first)];
+        for _ in 1..4 {
+            pool.push(Mutex::new(open_conn(&path)?));
+        }
+        let (db, key) = (dir.join("audit.sqlite"), dir.join("audit-signing.key"));
+        let appender = AuditStore::open(&db, &key)?;
+        let public_key = appender.verifier().encode();
+        let reader = AuditStore::open(&db, &key)?;
+        Ok(SqliteStore {
+            pool,
+            next: AtomicUsize::new(0),
+            writer: GroupCommit::start(appender, 256),
+            audit: Mutex::new(reader),
+            public_key,
+        })
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> StoreResult<T>) -> StoreResult<T> {
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.pool.len();
+        f(&mut lock(&self.pool[i]))
+    }
+}
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn ping(&self) -> StoreResult<()> {
+        self.with(|c| {
+            let v: i64 = c.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))?;
+            if v < i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX) {
+                return Err(StoreError::Db(format!("schema at version {v}, migrations not applied")));
+            }
+            Ok(())
+        })
+    }
+
+    fn probe(&self) -> StoreResult<()> {
+        let token = uuid::Uuid::new_v4().to_string();
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO probe (id, value) VALUES (1, ?1) ON CONFLICT (id) DO UPDATE SET value = excluded.value",
+                [&token],
+            )?;
+            let back: String = c.query_row("SELECT value FROM probe WHERE id = 1", [], |r| r.get(0))?;
+            if back != token {
+                return Err(StoreError::Db("the probe row read back differs from what was written".into()));
+            }
+            Ok(())
+        })
+    }
+
+    fn insert_key(&self, k: &KeyRecord) -> StoreResult<()> {
+        self.with(|c| {
+            c.execute(
+                &format!("INSERT INTO api_keys ({KEY_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+                params![
+                    k.id,
+                    k.tenant,
+                    k.role.as_str(),
+                    k.name,
+                    k.prefix,
+                    &k.secret_hash[..],
+                    k.created_ms,
+                    k.expires_ms,
+                    k.last_used_ms,
+                    k.revoked_ms
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn key_by_hash(&self, hash: &[u8; 32]) -> StoreResult<Option<KeyRecord>> {
+        self.with(|c| {
+            Ok(c.prepare_cached(&format!("SELECT {KEY_COLS} FROM api_keys WHERE secret_hash = ?1"))?
+                .query_row([&hash[..]], key_row)
+                .optional()?)
+        })
+    }
+
+    fn keys(&self, tenant: &str) -> StoreResult<Vec<KeyRecord>> {
+        self.with(|c| {
+            let mut stmt =
+                c.prepare(&format!("SELECT {KEY_COLS} FROM api_keys WHERE tenant = ?1 ORDER BY created_ms DESC, id"))?;
+            Ok(stmt.query_map([tenant], key_row)?.collect::<Result<_, _>>()?)
+        })
+    }
+
+    fn key(&self, tenant: &str, id: &str) -> StoreResult<Option<KeyRecord>> {
+        self.with(|c| {
+            Ok(c.query_row(
+                &format!("SELECT {KEY_COLS} FROM api_keys WHERE tenant = ?1 AND id = ?2"),
+                [tenant, id],
+                key_row,
+            )
+            .optional()?)
+        })
+    }
+
+    fn rotate_key(&self, tenant: &str, id: &str, secret_hash: &[u8; 32], prefix: &str) -> StoreResult<bool> {
+        self.with(|c| {
+            Ok(c.execute(
+                "UPDATE api_keys SET secret_hash = ?1, prefix = ?2 WHERE tenant = ?3 AND id = ?4 AND revoked_ms IS NULL",
+                params![&secret_hash[..], prefix, tenant, id],
+            )? == 1)
+        })
+    }
+
+    fn revoke_key(&self, tenant: &str, id: &str, now_ms: i64) -> StoreResult<bool> {
+        self.with(|c| {
+            Ok(c.execute(
+                "UPDATE api_keys SET revoked_ms = ?1 WHERE tenant = ?2 AND id = ?3 AND revoked_ms IS NULL",
+                params![now_ms, tenant, id],
+            )? == 1)
+        })
+    }
+
+    fn touch_key(&self, id: &str, now_ms: i64) -> StoreResult<()> {
+        self.with(|c| {
+            c.prepare_cached("UPDATE api_keys SET last_used_ms = ?1 WHERE id = ?2")?.execute(params![now_ms, id])?;
+            Ok(())
+        })
+    }
+
+    fn insert_scan(&self, tenant: &str, key_id: &str, report: &ScanReport) -> StoreResult<()> {
+        let summary = serde_json::to_string(&ScanSummary::of(report, key_id)).map_err(corrupt)?;
+        let json = serde_json::to_string(report).map_err(corrupt)?;
+        let started_ms = i64::try_from(report.started_at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+        self.with(|c| {
+            c.prepare_cached(
+                "INSERT INTO scans (tenant, scan_id, key_id, kind, target_lc, started_ms, level_rank, summary, report) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?
+            .execute(params![
+                tenant,
+                report.scan_id.to_string(),
+                key_id,
+                report.kind.as_str(),
+                report.target.to_lowercase(),
+                started_ms,
+                level_rank(report.risk.level),
+                summary,
+                json
+            ])?;
+            Ok(())
+        })
+    }
+
+    fn scan(&self, tenant: &str, scan_id: &str) -> StoreResult<Option<ScanReport>> {
+        let text: Option<String> = self.with(|c| {
+            Ok(c.prepare_cached("SELECT report FROM scans WHERE tenant = ?1 AND scan_id = ?2")?
+                .query_row([tenant, scan_id], |r| r.get(0))
+                .optional()?)
+        })?;
+        text.map(|t| serde_json::from_str(&t).map_err(|e| corrupt(format!("scan {scan_id}: {e}")))).transpose()
+    }
+
+    fn scans(&self, tenant: &str, f: &ScanFilter) -> StoreResult<(Vec<ScanSummary>, Option<i64>)> {
+        let mut sql = "SELECT seq, summary FROM scans WHERE tenant = ?".to_owned();
+        let mut args: Vec<rusqlite::types::Value> = vec![tenant.to_owned().into()];
+        if let Some(k) = &f.kind {
+            sql.push_str(" AND kind = ?");
+            args.push(k.clone().into());
+        }
+        if let Some(t) = &f.target {
+            sql.push_str(" AND target_lc = ?");
+            args.push(t.to_lowercase().into());
+        }
+        if let Some(s) = f.since_ms {
+            sql.push_str(" AND started_ms >= ?");
+            args.push(s.into());
+        }
+        if let Some(l) = f.min_level {
+            sql.push_str(" AND level_rank >= ?");
+            args.push(level_rank(l).into());
+        }
+        if let Some(b) = f.before {
+            sql.push_str(" AND seq < ?");
+            args.push(b.into());
+        }
+        sql.push_str(&format!(" ORDER BY seq DESC LIMIT {}", f.limit));
+        let rows: Vec<(i64, String)> = self.with(|c| {
+            let mut stmt = c.prepare_cached(&sql)?;
+            Ok(stmt
+                .query_map(rusqlite::params_from_iter(args), |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?)
+        })?;
+        let last = rows.last().map(|(s, _)| *s);
+        let items = rows.iter().map(|(_, s)| serde_json::from_str(s).map_err(corrupt)).collect::<StoreResult<_>>()?;
+        Ok((items, last))
+    }
+
+    fn idempotent(&self, tenant: &str, key: &str) -> StoreResult<Option<IdempotentResponse>> {
+        self.with(|c| {
+            Ok(c.prepare_cached("SELECT request_hash, status, body FROM idempotency WHERE tenant = ?1 AND key = ?2")?
+                .query_row([tenant, key], |r| {
+                    let h: Vec<u8> = r.get(0)?;
+                    Ok(IdempotentResponse {
+                        request_hash: h.try_into().unwrap_or([0; 32]),
+                        status: r.get(1)?,
+                        body: r.get(2)?,
+                    })
+                })
+                .optional()?)
+        })
+    }
+
+    fn put_idempotent(&self, tenant: &str, key: &str, resp: &IdempotentResponse) -> StoreResult<IdempotentResponse> {
+        self.with(|c| {
+            c.prepare_cached(
+                "INSERT INTO idempotency (tenant, key, request_hash, status, body, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+                 ON CONFLICT (tenant, key) DO NOTHING",
+            )?
+            .execute(params![tenant, key, &resp.request_hash[..], resp.status, resp.body, now_ms()])?;
+            Ok(())
+        })?;
+        self.idempotent(tenant, key)?.ok_or_else(|| StoreError::Db("idempotency record vanished".into()))
+    }
+
+    fn audit_append(&self, events: Vec<Event>) -> StoreResult<Vec<u64>> {
+        events.into_iter().map(|e| self.writer.append(e).map_err(Into::into)).collect()
+    }
+
+    fn audit_entries(&self, f: &AuditFilter) -> StoreResult<Vec<Entry>> {
+        let filter = Filter {
+            since_ms: f.since_ms,
+            actor: f.actor_prefix.as_ref().map(|p| format!("{p}*")),
+            action: f.action.clone(),
+            limit: Some(u64::from(f.limit)),
+            from_seq: Some(f.from_seq.unwrap_or(0)),
+        };
+        Ok(lock(&self.audit).entries(&filter)?)
+    }
+
+    fn audit_entry(&self, seq: u64) -> StoreResult<Option<Entry>> {
+        let filter = Filter { from_seq: Some(seq), limit: Some(1), ..Filter::default() };
+        Ok(lock(&self.audit).entries(&filter)?.into_iter().find(|e| e.seq == seq))
+    }
+
+    fn audit_checkpoint(&self) -> StoreResult<StoredCheckpoint> {
+        Ok(lock(&self.audit).checkpoint()?)
+    }
+
+    fn audit_proof(&self, seq: u64, size: Option<u64>) -> StoreResult<InclusionProof> {
+        lock(&self.audit).inclusion_proof(seq, size).map_err(super::audit_error)
+    }
+
+    fn audit_consistency(&self, old: u64, new: Option<u64>) -> StoreResult<ConsistencyProof> {
+        lock(&self.audit).consistency_proof(old, new).map_err(super::audit_error)
+    }
+
+    fn audit_verify(&self) -> StoreResult<Verification> {
+        Ok(lock(&self.audit).verify(None)?)
+    }
+
+    fn audit_public_key(&self) -> String {
+        self.public_key.clone()
+    }
+}

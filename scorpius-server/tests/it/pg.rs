@@ -1,0 +1,170 @@
+//! The same API on PostgreSQL (127.0.0.1:5432 with trust auth, or
+//! `SCORPIUS_TEST_POSTGRES_URL`), each test in a database of its own: the role × tenant walk,
+//! and two replicas on one database sharing keys, revocations and one audit log.
+
+use reqwest::Method;
+use scorpius_core::{
+    api::keys::Role,
+    audit::{checkpoint::NoteVerifier, event::parse_hash, merkle::verify_inclusion},
+};
+use serde_json::json;
+
+use crate::common::{TestServer, test_config, tx_body};
+
+fn server_url() -> String {
+    std::env::var("SCORPIUS_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+/// A fresh database, dropped at the end (the sync client runs on its own thread).
+struct TestDb {
+    name: String,
+}
+
+fn admin_sql(sql: String) {
+    std::thread::spawn(move || {
+        let mut admin = postgres::Client::connect(&format!("{}/postgres", server_url()), postgres::NoTls)
+            .unwrap_or_else(|e| {
+                panic!(
+                    "PostgreSQL is needed for this test at {} ({e}); start it or set SCORPIUS_TEST_POSTGRES_URL",
+                    server_url()
+                )
+            });
+        admin.batch_execute(&sql).unwrap();
+    })
+    .join()
+    .unwrap();
+}
+
+impl TestDb {
+    fn new() -> Self {
+        let mut id = [0u8; 6];
+        getrandom::fill(&mut id).unwrap();
+        let name = format!("scorpius_server_{}", hex::encode(id));
+        admin_sql(format!("CREATE DATABASE {name}"));
+        TestDb { name }
+    }
+
+    fn url(&self) -> String {
+        format!("{}/{}", server_url(), self.name)
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        let _ = std::thread::spawn(move || {
+            if let Ok(mut admin) = postgres::Client::connect(&format!("{}/postgres", server_url()), postgres::NoTls) {
+                let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            }
+        })
+        .join();
+    }
+}
+
+async fn start_pg(db: &TestDb, key_dir: &std::path::Path) -> TestServer {
+    let mut config = test_config(key_dir);
+    config.database_url = Some(db.url());
+    TestServer::start_config(config, tempfile::tempdir().unwrap()).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_backend_walks_the_role_matrix() {
+    let db = TestDb::new();
+    let keys = tempfile::tempdir().unwrap();
+    let s = start_pg(&db, keys.path()).await;
+    let ready = s.call(Method::GET, "/health/ready", None, None).await;
+    assert_eq!(ready.json()["backend"], "postgres", "{}", ready.text);
+    crate::matrix::walk(&s).await;
+    // Filters and pagination on PostgreSQL, in a tenant of its own.
+    let admin = s.key("initech", Role::Admin).await;
+    for _ in 0..3 {
+        assert_eq!(s.post("/v1/scan/domain", &admin, &json!({ "site": "example.org" })).await.status, 201);
+    }
+    let page = s.get("/v1/scans?kind=domain&limit=2", &admin).await.json();
+    assert_eq!(page["items"].as_array().unwrap().len(), 2);
+    let next =
+        s.get(&format!("/v1/scans?kind=domain&limit=2&cursor={}", page["next_cursor"].as_str().unwrap()), &admin).await;
+    assert_eq!(next.json()["items"].as_array().unwrap().len(), 1, "{}", next.text);
+    let scans = s.get("/v1/audit/events?action=scan.*", &admin).await.json();
+    assert!(scans["entries"].as_array().unwrap().iter().all(|e| e["action"].as_str().unwrap().starts_with("scan.")));
+    let deep = s.get("/health/deep", &admin).await;
+    assert_eq!(deep.status, 200, "{}", deep.text);
+    assert_eq!(deep.json()["backend"], "postgres");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_share_keys_revocations_and_one_audit_log() {
+    let db = TestDb::new();
+    // One signing key file for both replicas.
+    let keys = tempfile::tempdir().unwrap();
+    let a = start_pg(&db, keys.path()).await;
+    let b = start_pg(&db, keys.path()).await;
+    let admin = a.key("acme", Role::Admin).await;
+
+    // A key created through replica A works on replica B.
+    let created = a.post("/v1/keys", &admin, &json!({ "role": "security" })).await.json();
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    let id = created["key"]["id"].as_str().unwrap().to_owned();
+    let scan = b.post("/v1/scan/transaction", &secret, &tx_body()).await;
+    assert_eq!(scan.status, 201, "{}", scan.text);
+    let scan_id = scan.json()["scan_id"].as_str().unwrap().to_owned();
+    // What B stored, A serves.
+    assert_eq!(a.get(&format!("/v1/scans/{scan_id}"), &secret).await.status, 200);
+    // Idempotency holds across replicas.
+    let send = |s: &TestServer| {
+        s.client
+            .post(s.url("/v1/scan/transaction"))
+            .header("x-api-key", secret.clone())
+            .header("idempotency-key", "same")
+            .header("content-type", "application/json")
+            .body(tx_body().to_string())
+            .send()
+    };
+    let first = crate::common::Reply::from(send(&a).await.unwrap()).await;
+    let second = crate::common::Reply::from(send(&b).await.unwrap()).await;
+    assert_eq!(first.text, second.text);
+    assert_eq!(second.header("idempotent-replayed"), Some("true"));
+
+    // Revoked on A, refused by B at once.
+    let del = a.call(Method::DELETE, &format!("/v1/keys/{id}"), Some(&admin), None).await;
+    assert_eq!(del.status, 204);
+    b.get("/v1/scans", &secret).await.assert_problem(401, "invalid-key");
+
+    // Both replicas appended to one log: it verifies on either, and the checkpoint from A
+    // proves an entry B wrote, with B's published key.
+    for s in [&a, &b] {
+        let deep = s.get("/health/deep", &admin).await;
+        assert_eq!(deep.status, 200, "{}", deep.text);
+    }
+    let events = a.get("/v1/audit/events?action=scan.transaction", &admin).await.json();
+    let entry = events["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["details"].as_str().unwrap().contains(&scan_id))
+        .unwrap()
+        .clone();
+    let cp = a.get("/v1/audit/checkpoint", &admin).await.json();
+    let b_key = b.get("/v1/audit/checkpoint", &admin).await.json()["public_key"].as_str().unwrap().to_owned();
+    assert_eq!(cp["public_key"].as_str().unwrap(), b_key);
+    let checkpoint = NoteVerifier::parse(&b_key).unwrap().verify(cp["checkpoint"]["note"].as_str().unwrap()).unwrap();
+    let seq = entry["seq"].as_u64().unwrap();
+    let proof = b.get(&format!("/v1/audit/proof/{seq}?size={}", checkpoint.size), &admin).await.json();
+    let hashes: Vec<_> =
+        proof["proof"].as_array().unwrap().iter().map(|h| parse_hash(h.as_str().unwrap()).unwrap()).collect();
+    verify_inclusion(
+        &parse_hash(entry["hash"].as_str().unwrap()).unwrap(),
+        seq,
+        checkpoint.size,
+        &hashes,
+        &checkpoint.root,
+    )
+    .unwrap();
+    // Sequence numbers are dense across both replicas.
+    let all = a.get("/v1/audit/events?limit=1000", &admin).await.json();
+    let seqs: Vec<u64> = all["entries"].as_array().unwrap().iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    assert!(seqs.windows(2).all(|w| w[1] > w[0]));
+    a.stop().await;
+    b.stop().await;
+}
