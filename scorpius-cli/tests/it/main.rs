@@ -8,6 +8,7 @@ mod exit_codes;
 mod formats;
 mod history;
 mod intel;
+mod pdf;
 mod report;
 mod rules;
 mod sarif;
