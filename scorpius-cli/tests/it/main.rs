@@ -4,6 +4,7 @@
 mod audit;
 mod common;
 mod config;
+mod examples;
 mod exit_codes;
 mod formats;
 mod history;
