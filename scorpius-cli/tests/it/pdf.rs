@@ -105,3 +105,26 @@ fn non_ascii_text_round_trips_and_many_scans_make_one_pdf() {
     let pages = inked.len();
     assert!(text.contains(&format!("page {pages} of {pages}")), "{text}");
 }
+
+#[test]
+fn pdf_to_a_terminal_needs_an_output_file() {
+    // `script` (util-linux) gives the command a pseudo-terminal as stdout.
+    if std::process::Command::new("script").arg("--version").output().is_err() {
+        eprintln!("note: `script` not installed; skipping the terminal check");
+        return;
+    }
+    let env = Env::new();
+    let line = format!("{BIN} scan tx --to {USDC} --data {APPROVE_UNLIMITED} --format pdf --no-save");
+    let mut cmd = std::process::Command::new("script");
+    cmd.args(["-qec", &line, "/dev/null"]);
+    for (k, v) in env.std_cmd_in(&env.work()).get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    let out = cmd.current_dir(env.work()).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("-o FILE") && !text.contains("%PDF"), "{text}");
+}
