@@ -24,6 +24,7 @@ import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -81,7 +82,7 @@ class Rpc:
             tx["to"] = to
         h = self.call("eth_sendTransaction", [tx])
         if wait:
-            for _ in range(400):
+            for _ in range(6000):
                 rcpt = self.call("eth_getTransactionReceipt", [h])
                 if rcpt:
                     assert rcpt["status"] == "0x1", rcpt
@@ -96,6 +97,8 @@ def start_anvil():
                          stderr=subprocess.DEVNULL, text=True)
     for line in p.stdout:
         if line.startswith("Listening on "):
+            # anvil logs every transaction: keep draining its stdout or it blocks on a full pipe.
+            threading.Thread(target=lambda: [None for _ in p.stdout], daemon=True).start()
             return p, "http://" + line.split()[-1]
     raise RuntimeError("anvil did not start")
 
@@ -134,6 +137,7 @@ def main():
         sys.exit("anvil is missing: run `npm ci` (or ./scripts/test-all.sh) first")
     env = dict(os.environ)
     env["SCORPIUS_DATA_DIR"] = str(ROOT / "target/bench-wallet-data")
+    sys.stdout.reconfigure(line_buffering=True)
     print(f"{'approvals':>9} {'tokens':>6} {'nft':>4} {'median s':>9} {'min s':>7} {'state req':>9} {'log req':>7} {'findings':>8}")
     for size in args.sizes.split(","):
         approvals, tokens, nfts = (int(x) for x in size.split(":"))

@@ -1,13 +1,22 @@
 #!/usr/bin/env bash
 # Runs the whole test suite from a fresh clone: installs the pinned test tooling from npm
-# (anvil, cast and solc, see package.json) and runs every Rust test in the workspace.
+# (anvil, cast, solc and the SARIF multitool, see package.json) and poppler-utils (pdftoppm and
+# pdftotext, for the PDF report tests) when missing, and runs every Rust test in the workspace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ ! -x node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+if [ ! -x node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil ] || [ ! -x node_modules/@microsoft/sarif-multitool-linux/Sarif.Multitool ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
 export PATH="$PWD/node_modules/@foundry-rs/anvil-linux-amd64/bin:$PWD/node_modules/@foundry-rs/cast-linux-amd64/bin:$PATH"
+
+# The PDF report tests render pages with poppler (Debian package poppler-utils).
+if ! command -v pdftoppm >/dev/null || ! command -v pdftotext >/dev/null; then
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo apt-get install -y --no-install-recommends poppler-utils \
+    || { $sudo apt-get update && $sudo apt-get install -y --no-install-recommends poppler-utils; }
+fi
 
 # The PostgreSQL tests (audit log store) need a server on 127.0.0.1:5432 with trust auth, or
 # SCORPIUS_TEST_POSTGRES_URL. Start the machine's cluster if it is installed but stopped.

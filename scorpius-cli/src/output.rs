@@ -58,6 +58,8 @@ pub enum ReportFormat {
     Csv,
     /// SARIF 2.1.0 (GitHub code scanning).
     Sarif,
+    /// PDF (binary: written to a file, or to stdout only when it is not a terminal).
+    Pdf,
 }
 
 impl FromStr for ReportFormat {
@@ -71,7 +73,8 @@ impl FromStr for ReportFormat {
             "html" => Ok(ReportFormat::Html),
             "csv" => Ok(ReportFormat::Csv),
             "sarif" => Ok(ReportFormat::Sarif),
-            _ => Err(format!("`{s}` is not a report format: use table, json, markdown, html, csv or sarif")),
+            "pdf" => Ok(ReportFormat::Pdf),
+            _ => Err(format!("`{s}` is not a report format: use table, json, markdown, html, csv, sarif or pdf")),
         }
     }
 }

@@ -43,7 +43,8 @@ pub enum HistoryCommand {
     Show {
         /// The scan id (or a unique prefix of it).
         id: String,
-        /// table, json, markdown, html or csv (default: table on a terminal, JSON otherwise).
+        /// table, json, markdown, html, csv, sarif or pdf (default: table on a terminal, JSON
+        /// otherwise; PDF on a terminal needs -o FILE).
         #[arg(long, short)]
         format: Option<ReportFormat>,
         /// Write to FILE (atomically) instead of stdout.

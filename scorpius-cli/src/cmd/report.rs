@@ -31,7 +31,8 @@ pub struct Args {
     /// Every saved scan since this time (RFC 3339 or YYYY-MM-DD, UTC).
     #[arg(long, value_name = "TIME", conflicts_with = "scans")]
     pub since: Option<String>,
-    /// table, json, markdown, html, csv or sarif (default: table on a terminal, JSON otherwise).
+    /// table, json, markdown, html, csv, sarif or pdf (default: table on a terminal, JSON
+    /// otherwise). PDF is binary: on a terminal it needs -o FILE.
     /// SARIF puts the scans of each kind in one run.
     #[arg(long, short)]
     pub format: Option<ReportFormat>,
@@ -72,7 +73,6 @@ fn read(path: &std::path::Path, what: &str) -> Result<Vec<u8>> {
 /// A rendered report: text, or bytes for binary formats.
 pub enum Rendered {
     Text(String),
-    #[allow(dead_code)] // binary formats (PDF) arrive in the next change
     Bytes(Vec<u8>),
 }
 
@@ -120,6 +120,10 @@ pub fn render_all(reports: &[ScanReport], format: ReportFormat) -> Result<Render
         ReportFormat::Json if reports.len() == 1 => report::to_json(&reports[0]),
         ReportFormat::Json => serde_json::to_string_pretty(reports).unwrap_or_default() + "\n",
         ReportFormat::Sarif => report::to_sarif(reports, &WorkingDirSources),
+        ReportFormat::Pdf => {
+            let pdf = report::pdf::to_pdf(reports).context("rendering the PDF report")?;
+            return Ok(Rendered::Bytes(pdf));
+        }
         ReportFormat::Csv => {
             let mut out = String::new();
             for (i, r) in reports.iter().enumerate() {

@@ -140,6 +140,6 @@ fn markdown_html_and_csv_reports() {
     args.extend(["--format", "markdown", "--fail-on", "medium"]);
     env.run(&args).code(1);
     let mut args = approve_args();
-    args.extend(["--format", "pdf"]);
+    args.extend(["--format", "docx"]);
     env.run(&args).code(2).stderr(predicate::str::contains("not a report format"));
 }

@@ -1,11 +1,13 @@
 //! Report serialisation: the versioned JSON format of [`ScanReport`] and its published JSON
 //! Schema (`docs/scan-report.schema.json`, generated from the types; a test keeps it current),
 //! the Markdown, HTML and CSV renderings ([`text`]), SARIF 2.1.0 for code scanning
-//! ([`sarif`]), and (feature `store`) the local scan
+//! ([`sarif`]), (feature `pdf`) PDF documents (`pdf`), and (feature `store`) the local scan
 //! history in SQLite (`history`).
 
 #[cfg(feature = "store")]
 pub mod history;
+#[cfg(feature = "pdf")]
+pub mod pdf;
 pub mod sarif;
 pub mod signing;
 pub mod text;

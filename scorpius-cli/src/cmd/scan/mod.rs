@@ -59,8 +59,8 @@ pub struct CommonArgs {
     /// sepolia, local) or a chain id. Default from configuration: ethereum.
     #[arg(long, value_name = "NAME|ID")]
     pub chain: Option<String>,
-    /// Output format: table, json, markdown, html, csv or sarif (default: table on a terminal,
-    /// JSON otherwise).
+    /// Output format: table, json, markdown, html, csv, sarif or pdf (default: table on a
+    /// terminal, JSON otherwise). PDF is binary: on a terminal it needs -o FILE.
     #[arg(long, short)]
     pub format: Option<ReportFormat>,
     /// Write the result to FILE (atomically) instead of stdout.
