@@ -21,6 +21,7 @@ pub mod rules;
 pub mod signature;
 pub mod tx;
 pub mod wallet;
+pub mod webhooks;
 
 pub use error::{Error, Result};
 
