@@ -37,7 +37,11 @@ pub fn usage(msg: impl Into<String>) -> anyhow::Error {
 
 /// The exit code for an error: 2 when anything in its chain is bad input, 3 otherwise.
 pub fn code_for(err: &anyhow::Error) -> u8 {
-    let bad_input = err.chain().any(|e| e.is::<UsageError>() || e.is::<scorpius_core::Error>());
+    let bad_input = err.chain().any(|e| {
+        e.is::<UsageError>()
+            || e.is::<scorpius_core::Error>()
+            || e.downcast_ref::<scorpius_core::rpc::RpcError>().is_some_and(scorpius_core::rpc::RpcError::is_input)
+    });
     if bad_input { USAGE } else { OPERATIONAL }
 }
 

@@ -8,15 +8,9 @@
 use std::{collections::BTreeMap, path::Path, time::Duration};
 
 use alloy_primitives::Address;
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use scorpius_core::{
-    chain::Chain,
-    wallet::{
-        WalletSnapshot,
-        collect::{self, CollectOptions},
-    },
-};
+use scorpius_core::{chain::Chain, rpc::wallet as rpc_wallet, wallet::WalletSnapshot};
 
 use crate::{
     exit::usage,
@@ -120,27 +114,6 @@ pub fn resolve_url(src: &Source<'_>) -> Result<String> {
 }
 
 async fn collect_with_progress(rpc: &Rpc, wallet: Address, src: &Source<'_>) -> Result<WalletSnapshot> {
-    // The chain the node serves decides which well-known contracts to use.
-    let node_chain = rpc.chain_id().await?;
-    if src.chain_explicit && node_chain != src.chain.id {
-        return Err(usage(format!(
-            "--chain is {} ({}) but the RPC endpoint {} serves chain {node_chain}: use the endpoint of that chain or pass \
-             --chain {node_chain}",
-            src.chain.name,
-            src.chain.id,
-            rpc.endpoint()
-        )));
-    }
-    let chain = Chain::from_id(node_chain);
-    let opts = CollectOptions {
-        from_block: src.from_block.unwrap_or(0),
-        multicall3: chain.multicall3(),
-        permit2: chain.permit2(),
-        collected_at: time::OffsetDateTime::now_utc()
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default(),
-        ..CollectOptions::default()
-    };
     let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
     bar.set_style(
         ProgressStyle::with_template("{spinner} scanning logs {bar:30} {pos}/{len} blocks ({eta} left)")
@@ -151,14 +124,8 @@ async fn collect_with_progress(rpc: &Rpc, wallet: Address, src: &Source<'_>) -> 
         bar.set_length(total);
         bar.set_position(done);
     };
-    let result = collect::collect(rpc, wallet, &opts, &progress).await;
+    let expected = src.chain_explicit.then_some(src.chain);
+    let result = rpc_wallet::collect_wallet(rpc, wallet, expected, src.from_block.unwrap_or(0), &progress).await;
     bar.finish_and_clear();
-    result.with_context(|| format!("collecting wallet data from {}", rpc.endpoint())).map_err(|e| {
-        // A start block past the head is the user's input.
-        if e.chain().any(|c| matches!(c.downcast_ref(), Some(collect::CollectError::FromAfterHead { .. }))) {
-            usage(format!("{e:#}"))
-        } else {
-            e
-        }
-    })
+    Ok(result?)
 }

@@ -17,6 +17,8 @@ pub mod intel;
 pub mod model;
 pub mod policy;
 pub mod report;
+#[cfg(feature = "rpc")]
+pub mod rpc;
 pub mod rules;
 pub mod signature;
 pub mod tx;

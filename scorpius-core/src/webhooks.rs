@@ -186,10 +186,7 @@ mod tests {
         // One of several signatures, the first from an older secret.
         let several = format!("v1,AAAA {SIG} v2,zzz");
         assert_eq!(verify(&secret, ID, &ts, &several, BODY, TS, 300), Ok(()));
-        assert_eq!(
-            verify(&secret, ID, &ts, SIG, b"{\"test\": 1}", TS, 300),
-            Err(WebhookError::NoMatchingSignature)
-        );
+        assert_eq!(verify(&secret, ID, &ts, SIG, b"{\"test\": 1}", TS, 300), Err(WebhookError::NoMatchingSignature));
         assert_eq!(verify(&secret, "msg_other", &ts, SIG, BODY, TS, 300), Err(WebhookError::NoMatchingSignature));
         assert_eq!(
             verify(&secret, ID, &ts, SIG, BODY, TS + 301, 300),

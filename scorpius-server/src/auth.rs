@@ -176,7 +176,21 @@ impl Action {
         Action::HealthDeep,
     ];
 
-    /// For error messages and policies.
+    /// The action's id in policies (`Scorpius::Action::"scan.run"`).
+    pub fn id(self) -> &'static str {
+        match self {
+            Action::ScanRun => "scan.run",
+            Action::ScanRead => "scan.read",
+            Action::IntelRead => "intel.read",
+            Action::IntelImport => "intel.import",
+            Action::AuditRead => "audit.read",
+            Action::AuditExport => "audit.export",
+            Action::KeysManage => "keys.manage",
+            Action::HealthDeep => "health.deep",
+        }
+    }
+
+    /// For error messages.
     pub fn describe(self) -> &'static str {
         match self {
             Action::ScanRun => "run scans",

@@ -1,7 +1,10 @@
 //! The server's configuration, resolved in one place: built-in defaults < the file given with
 //! `--config` (TOML) < `SCORPIUS_*` environment variables < flags.
 
-use std::path::{Path, PathBuf};
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+};
 
 use anyhow::{Context as _, Result};
 use figment::{
@@ -26,10 +29,13 @@ const ENV_KEYS: &[&str] = &[
     "rate_limit_burst",
     "log_format",
     "audit_signing_key",
+    "policy_file",
+    "client_ip_header",
 ];
 
-/// The effective configuration.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// The effective configuration. Its `Debug` leaves out the database URL and the RPC URLs
+/// (they may hold credentials).
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Address to listen on.
@@ -63,6 +69,31 @@ pub struct Config {
     /// default `<data dir>/audit-signing.key`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audit_signing_key: Option<PathBuf>,
+    /// JSON-RPC endpoints for wallet and deployed-contract scans, by chain name or id
+    /// (`[rpc]` table: `ethereum = "https://…"`; or `SCORPIUS_RPC_URL_<CHAIN>` in the
+    /// environment). Only scheme, host and port are ever shown.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub rpc: BTreeMap<String, String>,
+    /// A Cedar policy file evaluated after the role check (see `docs/server.md#policies`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_file: Option<PathBuf>,
+    /// Behind a load balancer: the header holding the client address (`x-forwarded-for`, first
+    /// entry), for policies' `context.ip`. Unset: the peer address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_ip_header: Option<String>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("bind", &self.bind)
+            .field("database", &if self.database_url.is_some() { "postgres" } else { "sqlite" })
+            .field("data_dir", &self.data_dir)
+            .field("key_mode", &self.key_mode)
+            .field("rpc_chains", &self.rpc.keys().collect::<Vec<_>>())
+            .field("policy_file", &self.policy_file)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for Config {
@@ -80,6 +111,9 @@ impl Default for Config {
             rate_limit_burst: 100,
             log_format: "json".into(),
             audit_signing_key: None,
+            rpc: BTreeMap::new(),
+            policy_file: None,
+            client_ip_header: None,
         }
     }
 }
@@ -109,7 +143,16 @@ impl Config {
             fig = fig.merge(Toml::file(f));
         }
         fig = fig.merge(Env::prefixed("SCORPIUS_").only(ENV_KEYS)).merge(Serialized::defaults(flags));
-        let config: Config = fig.extract().context("invalid configuration")?;
+        let mut config: Config = fig.extract().context("invalid configuration")?;
+        // Per-chain endpoints from the environment, as in the CLI: SCORPIUS_RPC_URL_BASE.
+        for (name, value) in std::env::vars() {
+            if let Some(chain) = name.strip_prefix("SCORPIUS_RPC_URL_")
+                && !chain.is_empty()
+                && !value.trim().is_empty()
+            {
+                config.rpc.insert(chain.to_ascii_lowercase().replace('_', "-"), value);
+            }
+        }
         config.validate()?;
         Ok(config)
     }
@@ -126,7 +169,22 @@ impl Config {
         {
             anyhow::bail!("database_url must be a postgres:// URL (leave it unset for SQLite)");
         }
+        self.rpc_endpoints()?;
         Ok(())
+    }
+
+    /// The `[rpc]` table by chain id. Errors name the entry, never the URL (it may hold a key).
+    pub fn rpc_endpoints(&self) -> Result<BTreeMap<u64, String>> {
+        let mut out = BTreeMap::new();
+        for (key, url) in &self.rpc {
+            let chain: scorpius_core::chain::Chain =
+                key.parse().map_err(|e| anyhow::anyhow!("rpc.{key}: not a known chain name or id ({e})"))?;
+            scorpius_core::rpc::check_url(url).map_err(|e| anyhow::anyhow!("rpc.{key}: {e}"))?;
+            if out.insert(chain.id, url.clone()).is_some() {
+                anyhow::bail!("rpc.{key}: chain {} has two endpoints", chain.id);
+            }
+        }
+        Ok(out)
     }
 
     /// The data directory.

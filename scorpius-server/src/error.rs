@@ -58,6 +58,9 @@ pub enum ApiError {
     /// 429: over the key's rate limit.
     #[error("rate limit exceeded: retry after {0} s")]
     RateLimited(u64),
+    /// 502: the chain's RPC endpoint failed (unreachable, or answered with an error).
+    #[error("{0}")]
+    Upstream(String),
     /// 503: shutting down or storage unavailable.
     #[error("{0}")]
     Unavailable(String),
@@ -95,6 +98,7 @@ impl ApiError {
             }
             ApiError::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid-input", "Invalid input"),
             ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate-limited", "Too many requests"),
+            ApiError::Upstream(_) => (StatusCode::BAD_GATEWAY, "upstream-failed", "The chain's RPC endpoint failed"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable"),
             ApiError::Timeout => (StatusCode::SERVICE_UNAVAILABLE, "timeout", "Request timed out"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
@@ -138,6 +142,13 @@ impl ApiError {
 impl From<scorpius_core::Error> for ApiError {
     fn from(e: scorpius_core::Error) -> Self {
         ApiError::Unprocessable(e.to_string())
+    }
+}
+
+impl From<scorpius_core::rpc::RpcError> for ApiError {
+    fn from(e: scorpius_core::rpc::RpcError) -> Self {
+        // The texts hold the endpoint as shown (scheme, host, port), never its key.
+        if e.is_input() { ApiError::Unprocessable(e.to_string()) } else { ApiError::Upstream(e.to_string()) }
     }
 }
 

@@ -18,6 +18,8 @@ pub mod hooks;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
+pub mod policy;
+pub mod ratelimit;
 pub mod router;
 pub mod routes;
 pub mod store;
@@ -79,10 +81,16 @@ impl Server {
             tokio::task::spawn_blocking(move || open_store(&config)).await??
         };
         let env = tokio::task::spawn_blocking(load_scan_env).await??;
+        let policies = match &config.policy_file {
+            Some(path) => Some(Arc::new(policy::Policies::load(path)?)),
+            None => None,
+        };
         let listener =
             tokio::net::TcpListener::bind(&config.bind).await.with_context(|| format!("binding {}", config.bind))?;
         app::started();
-        Ok(Server { state: AppState::new(store, env, config, hooks), listener })
+        let mut state = AppState::new(store, env, config, hooks);
+        state.policies = policies;
+        Ok(Server { state, listener })
     }
 
     /// The bound address.

@@ -132,7 +132,19 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         }
         RateOutcome::Allowed(headers) => {
             let allowed = match crate::router::action_of(&method, &route) {
-                Some(action) => principal.require(action),
+                Some(action) => principal.require(action).and_then(|()| match &state.policies {
+                    Some(p) => p
+                        .check(&crate::policy::Facts {
+                            principal: &principal,
+                            action,
+                            method: method.as_str(),
+                            route: &route,
+                            ip: client_ip(&state, &req),
+                            now: time::OffsetDateTime::now_utc(),
+                        })
+                        .map_err(ApiError::PolicyDenied),
+                    None => Ok(()),
+                }),
                 None => Ok(()),
             };
             let mut r = match allowed {
@@ -152,6 +164,18 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         status: resp.status().as_u16(),
     });
     resp
+}
+
+/// The client's address for policies: the configured header's first entry (behind a load
+/// balancer), else the peer.
+fn client_ip(state: &AppState, req: &Request) -> std::net::IpAddr {
+    let from_header = state.config.client_ip_header.as_deref().and_then(|h| {
+        let v = req.headers().get(h)?.to_str().ok()?;
+        v.split(',').next()?.trim().parse().ok()
+    });
+    from_header
+        .or_else(|| req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip()))
+        .unwrap_or(std::net::IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED))
 }
 
 enum RateOutcome {
@@ -193,10 +217,38 @@ async fn resolve(
         });
     }
     let principal = Principal { key_id: record.id, tenant: record.tenant, role: record.role };
-    Ok((principal.clone(), rate_check(state, &principal.key_id)))
+    let rate = rate_check(state, &principal.key_id).await;
+    Ok((principal, rate))
 }
 
-fn rate_check(state: &AppState, key_id: &str) -> RateOutcome {
+/// The per-key limit: in storage when it is shared by replicas (PostgreSQL), else in memory.
+async fn rate_check(state: &AppState, key_id: &str) -> RateOutcome {
+    if state.store.shares_rate_limits() {
+        let gcra = crate::ratelimit::Gcra::new(state.config.rate_limit_per_second, state.config.rate_limit_burst);
+        let now = now_ms() as f64;
+        let key = key_id.to_owned();
+        match state.db(move |s| s.rate_step(&key, now, gcra.interval_ms, gcra.tau_ms)).await {
+            Ok(Some(st)) => {
+                let v = gcra.verdict(st, now);
+                let mut headers = HeaderMap::new();
+                headers.insert("x-ratelimit-limit", HeaderValue::from(gcra.burst));
+                headers.insert("x-ratelimit-remaining", HeaderValue::from(v.remaining));
+                headers.insert("x-ratelimit-reset", HeaderValue::from(v.reset_secs));
+                return if v.allowed {
+                    RateOutcome::Allowed(headers)
+                } else {
+                    RateOutcome::Limited { retry_after: v.reset_secs, headers }
+                };
+            }
+            Ok(None) => {}
+            // Storage trouble shows in readiness; meanwhile this process limits on its own.
+            Err(e) => tracing::warn!(error = %e, "shared rate limit unavailable; limiting in this process"),
+        }
+    }
+    memory_rate_check(state, key_id)
+}
+
+fn memory_rate_check(state: &AppState, key_id: &str) -> RateOutcome {
     let burst = state.config.rate_limit_burst;
     let per_second = f64::from(state.config.rate_limit_per_second);
     let mut headers = HeaderMap::new();

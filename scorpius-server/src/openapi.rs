@@ -27,9 +27,9 @@ impl Modify for Security {
 #[openapi(
     info(title = "Scorpius server API", description = "Blockchain security scans, keys and a tamper-evident audit trail. Errors are RFC 9457 problem details; see docs/server.md."),
     paths(
-        scans::transaction, scans::signature, scans::address, scans::domain, scans::contract,
+        scans::transaction, scans::signature, scans::address, scans::domain, scans::contract, scans::wallet,
         scans::list, scans::get, scans::report,
-        intel::lookup,
+        intel::lookup, intel::import, intel::datasets,
         audit::events, audit::checkpoint, audit::proof, audit::consistency, audit::export,
         keys::create_key, keys::list_keys, keys::rotate_key, keys::revoke_key,
         health::live, health::ready, health::deep,
@@ -43,6 +43,9 @@ impl Modify for Security {
         scorpius_core::api::scan::AddressScan,
         scorpius_core::api::scan::DomainScan,
         scorpius_core::api::scan::ContractScan,
+        scorpius_core::api::scan::WalletScan,
+        scorpius_core::api::intel::IntelImport,
+        scorpius_core::api::intel::IntelDataset,
         scorpius_core::api::scans::ScanSummary,
         scorpius_core::api::scans::ScanPage,
         scorpius_core::api::scans::ReportFormat,

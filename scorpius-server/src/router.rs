@@ -31,10 +31,13 @@ pub const PROTECTED: &[(&str, &str, Action)] = &[
     ("POST", "/v1/scan/address", Action::ScanRun),
     ("POST", "/v1/scan/domain", Action::ScanRun),
     ("POST", "/v1/scan/contract", Action::ScanRun),
+    ("POST", "/v1/scan/wallet", Action::ScanRun),
     ("GET", "/v1/scans", Action::ScanRead),
     ("GET", "/v1/scans/{id}", Action::ScanRead),
     ("GET", "/v1/scans/{id}/report", Action::ScanRead),
+    ("GET", "/v1/intel/datasets", Action::IntelRead),
     ("GET", "/v1/intel/{value}", Action::IntelRead),
+    ("POST", "/v1/intel/import", Action::IntelImport),
     ("GET", "/v1/audit/events", Action::AuditRead),
     ("GET", "/v1/audit/checkpoint", Action::AuditRead),
     ("GET", "/v1/audit/proof/{seq}", Action::AuditRead),
@@ -60,10 +63,13 @@ pub fn build(state: AppState) -> Router {
         .route("/v1/scan/address", post(scans::address))
         .route("/v1/scan/domain", post(scans::domain))
         .route("/v1/scan/contract", post(scans::contract))
+        .route("/v1/scan/wallet", post(scans::wallet))
         .route("/v1/scans", get(scans::list))
         .route("/v1/scans/{id}", get(scans::get))
         .route("/v1/scans/{id}/report", get(scans::report))
+        .route("/v1/intel/datasets", get(intel::datasets))
         .route("/v1/intel/{value}", get(intel::lookup))
+        .route("/v1/intel/import", post(intel::import))
         .route("/v1/audit/events", get(audit::events))
         .route("/v1/audit/checkpoint", get(audit::checkpoint))
         .route("/v1/audit/proof/{seq}", get(audit::proof))

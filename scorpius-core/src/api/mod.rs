@@ -4,6 +4,7 @@
 //! body every error carries ([`Problem`]). With the `openapi` feature the types also derive
 //! `utoipa::ToSchema` for the server's OpenAPI document.
 
+pub mod intel;
 pub mod keys;
 pub mod scan;
 pub mod scans;

@@ -161,19 +161,41 @@ pub struct DomainScan {
 }
 
 /// `POST /v1/scan/contract`: analyse EVM bytecode (runtime code; creation code is reduced
-/// to the runtime code it deploys).
+/// to the runtime code it deploys), or the contract deployed at `address` — read over the
+/// server's RPC endpoint for the chain, proxies' implementations and EIP-7702 delegates
+/// included. Exactly one of `bytecode` and `address`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ContractScan {
     /// Bytecode, hex.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub bytecode: String,
+    /// A deployed contract (0x + 40 hex).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
     /// A name for the report's target.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Chain name or id (default: ethereum), for its EVM version and intel.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chain: Option<ChainSpec>,
+}
+
+/// `POST /v1/scan/wallet`: the wallet's approvals, operators, Permit2 allowances, delegation
+/// and transfers, read over the server's RPC endpoint for the chain (see `docs/wallet.md`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct WalletScan {
+    /// The wallet (0x + 40 hex; mixed case must be a valid EIP-55 checksum).
+    pub address: String,
+    /// Chain name or id (default: ethereum).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain: Option<ChainSpec>,
+    /// First block to search for events (default 0: the whole history).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_block: Option<u64>,
 }
 
 /// Any scan request.
@@ -187,8 +209,10 @@ pub enum ScanRequest {
     Address(AddressScan),
     /// A site.
     Domain(DomainScan),
-    /// Bytecode.
+    /// Bytecode, or a deployed contract.
     Contract(ContractScan),
+    /// A wallet (reads the chain).
+    Wallet(WalletScan),
 }
 
 impl ScanRequest {
@@ -200,6 +224,20 @@ impl ScanRequest {
             ScanRequest::Address(_) => ScanKind::Address,
             ScanRequest::Domain(_) => ScanKind::Domain,
             ScanRequest::Contract(_) => ScanKind::Contract,
+            ScanRequest::Wallet(_) => ScanKind::Wallet,
+        }
+    }
+
+    /// The chain a scan that reads chain state needs an RPC endpoint for (wallets, deployed
+    /// contracts); `None` for offline scans.
+    ///
+    /// # Errors
+    /// An unknown chain.
+    pub fn chain_to_read(&self) -> Result<Option<Chain>> {
+        match self {
+            ScanRequest::Wallet(r) => ChainSpec::resolve(r.chain.as_ref()).map(Some),
+            ScanRequest::Contract(r) if r.address.is_some() => ChainSpec::resolve(r.chain.as_ref()).map(Some),
+            _ => Ok(None),
         }
     }
 }
@@ -247,6 +285,12 @@ pub fn run(request: &ScanRequest, env: &ScanEnv) -> Result<ScanReport> {
             let domains = env.domains.as_ref().ok_or_else(|| Error::input("site", "no domain lists are loaded"))?;
             domains.scan(&r.site, &Chain::ethereum())
         }
+        ScanRequest::Wallet(_) => {
+            Err(Error::input("address", "a wallet scan reads the chain: it needs an RPC endpoint"))
+        }
+        ScanRequest::Contract(r) if r.address.is_some() => {
+            Err(Error::input("address", "scanning a deployed contract reads the chain: it needs an RPC endpoint"))
+        }
         ScanRequest::Contract(r) => {
             let ctx = context(env, r.chain.as_ref(), None)?;
             let (mut input, note) = contract::hex_input("bytecode", &r.bytecode)?;
@@ -261,5 +305,65 @@ pub fn run(request: &ScanRequest, env: &ScanEnv) -> Result<ScanReport> {
             }
             Ok(report)
         }
+    }
+}
+
+/// Runs a scan that reads chain state (a wallet, a deployed contract) over `rpc`, which must
+/// serve the request's chain; offline scans run as in [`run`].
+///
+/// # Errors
+/// [`RpcError::Input`] for invalid input (named field, wrong chain, an address without code);
+/// the endpoint's failures otherwise.
+#[cfg(feature = "rpc")]
+pub async fn run_onchain(
+    request: &ScanRequest,
+    env: &ScanEnv,
+    rpc: &crate::rpc::Rpc,
+) -> std::result::Result<ScanReport, crate::rpc::RpcError> {
+    use crate::rpc::{self, RpcError};
+    let input = |e: Error| RpcError::Input(e.to_string());
+    match request {
+        ScanRequest::Wallet(r) => {
+            let mut ctx = context(env, r.chain.as_ref(), None).map_err(input)?;
+            let wallet = crate::evm::parse::address("address", &r.address).map_err(input)?;
+            let snapshot =
+                rpc::wallet::collect_wallet(rpc, wallet, Some(&ctx.chain), r.from_block.unwrap_or(0), &|_, _| {})
+                    .await?;
+            ctx.chain = Chain::from_id(snapshot.chain_id);
+            let mut report = crate::wallet::analyze(&snapshot, &ctx);
+            rpc::wallet::note_source(&mut report, rpc.endpoint(), rpc.request_counts());
+            Ok(report)
+        }
+        ScanRequest::Contract(ContractScan { address: Some(address), bytecode, name, chain }) => {
+            if !bytecode.is_empty() {
+                return Err(RpcError::Input("give `bytecode` or `address`, not both".into()));
+            }
+            let started = time::OffsetDateTime::now_utc();
+            let clock = std::time::Instant::now();
+            let ctx = context(env, chain.as_ref(), None).map_err(input)?;
+            let a = crate::evm::parse::address("address", address).map_err(input)?;
+            let (chain, block, mut units) = rpc::contract::read_chain(rpc, &[a], &ctx.chain, true).await?;
+            if let (Some(name), Some(first)) = (name, units.first_mut()) {
+                first.input.name = Some(name.clone());
+            }
+            let done = units
+                .into_iter()
+                .map(|u| {
+                    let report = contract::analyze_contract(&u.input, &ctx);
+                    (u, report)
+                })
+                .collect();
+            let chain_state = serde_json::json!({"endpoint": rpc.endpoint(), "block": block});
+            Ok(contract::units::combine(
+                done,
+                &[],
+                std::slice::from_ref(address),
+                &chain_state,
+                &chain,
+                started,
+                clock.elapsed(),
+            ))
+        }
+        other => run(other, env).map_err(input),
     }
 }

@@ -78,12 +78,20 @@ pub enum ReportFormat {
     Csv,
     /// SARIF 2.1.0 for code-scanning tools.
     Sarif,
+    /// A PDF document (needs the `pdf` feature to render).
+    Pdf,
 }
 
 impl ReportFormat {
     /// Every format, for messages.
-    pub const ALL: [ReportFormat; 5] =
-        [ReportFormat::Json, ReportFormat::Markdown, ReportFormat::Html, ReportFormat::Csv, ReportFormat::Sarif];
+    pub const ALL: [ReportFormat; 6] = [
+        ReportFormat::Json,
+        ReportFormat::Markdown,
+        ReportFormat::Html,
+        ReportFormat::Csv,
+        ReportFormat::Sarif,
+        ReportFormat::Pdf,
+    ];
 
     /// Lower-case name.
     pub fn as_str(self) -> &'static str {
@@ -93,6 +101,7 @@ impl ReportFormat {
             ReportFormat::Html => "html",
             ReportFormat::Csv => "csv",
             ReportFormat::Sarif => "sarif",
+            ReportFormat::Pdf => "pdf",
         }
     }
 
@@ -104,12 +113,16 @@ impl ReportFormat {
             ReportFormat::Html => "text/html; charset=utf-8",
             ReportFormat::Csv => "text/csv; charset=utf-8",
             ReportFormat::Sarif => "application/sarif+json",
+            ReportFormat::Pdf => "application/pdf",
         }
     }
 
     /// Renders `report` in this format.
-    pub fn render(self, report: &ScanReport) -> Vec<u8> {
-        match self {
+    ///
+    /// # Errors
+    /// Only PDF can fail: without the `pdf` feature, or when the document cannot be laid out.
+    pub fn render(self, report: &ScanReport) -> crate::Result<Vec<u8>> {
+        Ok(match self {
             ReportFormat::Json => crate::report::to_json(report).into_bytes(),
             ReportFormat::Markdown => crate::report::to_markdown(report).into_bytes(),
             ReportFormat::Html => crate::report::to_html(report).into_bytes(),
@@ -118,7 +131,14 @@ impl ReportFormat {
             ReportFormat::Sarif => {
                 crate::report::to_sarif(std::slice::from_ref(report), &crate::report::sarif::NoSources).into_bytes()
             }
-        }
+            #[cfg(feature = "pdf")]
+            ReportFormat::Pdf => crate::report::pdf::to_pdf(std::slice::from_ref(report))
+                .map_err(|e| crate::Error::input("format", format!("the PDF could not be rendered: {e}")))?,
+            #[cfg(not(feature = "pdf"))]
+            ReportFormat::Pdf => {
+                return Err(crate::Error::input("format", "this build renders no PDF (cargo feature `pdf`)"));
+            }
+        })
     }
 }
 

@@ -28,6 +28,7 @@ pub mod metadata;
 pub mod proxy;
 pub mod selectors;
 pub mod sourcemap;
+pub mod units;
 
 use std::{collections::BTreeMap, time::Instant};
 

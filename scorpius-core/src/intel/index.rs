@@ -80,7 +80,7 @@ struct Slot {
 ///
 /// Loading only hashes addresses (and reads their chain column); the rest of a row is parsed
 /// when that address is looked up, which on the hot path is rare.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct IntelIndex {
     datasets: Vec<DatasetInfo>,
     addresses: HashMap<Address, SmallSlots, FastHash>,

@@ -17,11 +17,14 @@ use crate::{
 macro_rules! assert_report_snapshot {
     ($name:literal, $report:expr) => {{
         let report: ScanReport = $report;
-        insta::assert_json_snapshot!($name, report, {
-            ".scan_id" => "[scan_id]",
-            ".started_at" => "[started_at]",
-            ".duration_us" => "[duration_us]",
-            ".engine_version" => "[engine_version]",
+        // Key order of JSON objects is not part of the format (see the CLI's snapshots).
+        insta::with_settings!({ sort_maps => true }, {
+            insta::assert_json_snapshot!($name, report, {
+                ".scan_id" => "[scan_id]",
+                ".started_at" => "[started_at]",
+                ".duration_us" => "[duration_us]",
+                ".engine_version" => "[engine_version]",
+            });
         });
     }};
 }

@@ -4,7 +4,7 @@
 
 use std::{sync::atomic::Ordering, time::Instant};
 
-use axum::{extract::State, response::IntoResponse};
+use axum::{extract::State, http::StatusCode, response::IntoResponse};
 use serde::Serialize;
 
 use crate::{
@@ -46,7 +46,7 @@ pub async fn ready(State(s): State<AppState>) -> ApiResult<impl IntoResponse> {
 /// Deep check result.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DeepHealth {
-    /// `ok` when everything passed.
+    /// `ok` when everything passed; `degraded` (with status 503) when an RPC endpoint failed.
     pub status: &'static str,
     /// Storage backend.
     pub backend: &'static str,
@@ -56,11 +56,51 @@ pub struct DeepHealth {
     pub audit_entries: u64,
     /// Audit verification time (ms).
     pub audit_verify_ms: f64,
+    /// The configured RPC endpoints.
+    pub rpc: Vec<RpcHealth>,
 }
 
-/// Authenticated deep check: storage write-read probe and audit log verification.
+/// One RPC endpoint's check: `eth_chainId`, which must be the chain it is configured for.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RpcHealth {
+    /// The chain it is configured for.
+    pub chain_id: u64,
+    /// The endpoint as shown (scheme, host and port).
+    pub endpoint: String,
+    /// Reachable and serving the right chain.
+    pub ok: bool,
+    /// Round trip (ms).
+    pub latency_ms: f64,
+    /// What went wrong.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+async fn check_rpc(chain_id: u64, url: &str) -> RpcHealth {
+    use scorpius_core::rpc::{Rpc, RpcOptions};
+    let opts = RpcOptions {
+        timeout: std::time::Duration::from_secs(5),
+        connect_timeout: std::time::Duration::from_secs(3),
+        attempts: 1,
+        ..RpcOptions::default()
+    };
+    let t = Instant::now();
+    let (endpoint, result) = match Rpc::connect(url, opts) {
+        Ok(rpc) => (rpc.endpoint().to_owned(), rpc.chain_id().await.map_err(|e| e.to_string())),
+        Err(e) => ("(invalid)".to_owned(), Err(e.to_string())),
+    };
+    let error = match result {
+        Ok(id) if id == chain_id => None,
+        Ok(id) => Some(format!("the endpoint serves chain {id}, not {chain_id}")),
+        Err(e) => Some(e),
+    };
+    RpcHealth { chain_id, endpoint, ok: error.is_none(), latency_ms: t.elapsed().as_secs_f64() * 1e3, error }
+}
+
+/// Authenticated deep check: storage write-read probe, audit log verification, RPC endpoints.
 #[utoipa::path(get, path = "/health/deep", tag = "health",
-    responses((status = 200, body = DeepHealth), (status = 503, description = "A check failed", body = scorpius_core::api::Problem, content_type = "application/problem+json")),
+    responses((status = 200, body = DeepHealth),
+              (status = 503, description = "Storage or the audit log failed (a problem), or an RPC endpoint did (`degraded`, with the checks)", body = DeepHealth)),
     security(("api_key" = []), ("bearer" = [])))]
 pub async fn deep(State(s): State<AppState>, _who: Principal) -> ApiResult<impl IntoResponse> {
     let t = Instant::now();
@@ -82,11 +122,17 @@ pub async fn deep(State(s): State<AppState>, _who: Principal) -> ApiResult<impl 
             v.problems[0].seq
         )));
     }
-    Ok(axum::Json(DeepHealth {
-        status: "ok",
+    let audit_verify_ms = t.elapsed().as_secs_f64() * 1e3;
+    let rpc = futures_util::future::join_all(s.rpc_endpoints.iter().map(|(id, url)| check_rpc(*id, url))).await;
+    let all_ok = rpc.iter().all(|r| r.ok);
+    let body = DeepHealth {
+        status: if all_ok { "ok" } else { "degraded" },
         backend: s.store.backend(),
         probe_ms,
         audit_entries: v.entries,
-        audit_verify_ms: t.elapsed().as_secs_f64() * 1e3,
-    }))
+        audit_verify_ms,
+        rpc,
+    };
+    let status = if all_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    Ok((status, axum::Json(body)))
 }

@@ -10,7 +10,7 @@ use axum::{
 use base64::Engine as _;
 use scorpius_core::{
     api::{
-        scan::{self, AddressScan, ContractScan, DomainScan, ScanRequest, SignatureScan, TransactionScan},
+        scan::{self, AddressScan, ContractScan, DomainScan, ScanRequest, SignatureScan, TransactionScan, WalletScan},
         scans::{ReportFormat, ScanPage},
     },
     model::{RiskLevel, ScanReport},
@@ -47,10 +47,16 @@ async fn run(
             return replay(&stored, &request_hash);
         }
     }
-    let env = std::sync::Arc::clone(&state.scan_env);
-    let report = tokio::task::spawn_blocking(move || scan::run(&request, &env))
-        .await
-        .map_err(|e| ApiError::internal(format!("scan task failed: {e}")))??;
+    let env = state.env_for(&who.tenant).await?;
+    let report = match request.chain_to_read()? {
+        Some(chain) => {
+            let rpc = state.rpc(&chain)?;
+            scan::run_onchain(&request, &env, &rpc).await?
+        }
+        None => tokio::task::spawn_blocking(move || scan::run(&request, &env))
+            .await
+            .map_err(|e| ApiError::internal(format!("scan task failed: {e}")))??,
+    };
     let report = std::sync::Arc::new(report);
     {
         let (tenant, key_id, r) = (who.tenant.clone(), who.key_id.clone(), std::sync::Arc::clone(&report));
@@ -160,11 +166,13 @@ pub async fn domain(
     run(s, who, idem, body.raw, ScanRequest::Domain(body.value)).await
 }
 
-/// Analyse contract bytecode.
+/// Analyse contract bytecode, or the contract deployed at an address (read over the server's
+/// RPC endpoint for the chain; proxies and EIP-7702 delegates resolved).
 #[utoipa::path(post, path = "/v1/scan/contract", tag = "scans", request_body = ContractScan,
     params(("Idempotency-Key" = Option<String>, Header, description = "Replays the stored response for the same key and body")),
     responses((status = 201, description = "The scan report", body = Object),
-              (status = "4XX", description = "Problem details", body = scorpius_core::api::Problem, content_type = "application/problem+json")),
+              (status = "4XX", description = "Problem details", body = scorpius_core::api::Problem, content_type = "application/problem+json"),
+              (status = 502, description = "The chain's RPC endpoint failed", body = scorpius_core::api::Problem, content_type = "application/problem+json")),
     security(("api_key" = []), ("bearer" = [])))]
 pub async fn contract(
     State(s): State<AppState>,
@@ -173,6 +181,23 @@ pub async fn contract(
     body: JsonBody<ContractScan>,
 ) -> ApiResult<Response> {
     run(s, who, idem, body.raw, ScanRequest::Contract(body.value)).await
+}
+
+/// Scan a wallet: approvals, NFT operators, Permit2 allowances, EIP-7702 delegation and
+/// transfers, read over the server's RPC endpoint for the chain.
+#[utoipa::path(post, path = "/v1/scan/wallet", tag = "scans", request_body = WalletScan,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the stored response for the same key and body")),
+    responses((status = 201, description = "The scan report, with the approval inventory in `subject.approvals`", body = Object),
+              (status = "4XX", description = "Problem details", body = scorpius_core::api::Problem, content_type = "application/problem+json"),
+              (status = 502, description = "The chain's RPC endpoint failed", body = scorpius_core::api::Problem, content_type = "application/problem+json")),
+    security(("api_key" = []), ("bearer" = [])))]
+pub async fn wallet(
+    State(s): State<AppState>,
+    who: Principal,
+    idem: IdempotencyKey,
+    body: JsonBody<WalletScan>,
+) -> ApiResult<Response> {
+    run(s, who, idem, body.raw, ScanRequest::Wallet(body.value)).await
 }
 
 /// Query of `GET /v1/scans`.
@@ -193,7 +218,7 @@ pub struct ListQuery {
     pub limit: Option<u32>,
 }
 
-const KINDS: [&str; 5] = ["transaction", "signature", "address", "domain", "contract"];
+const KINDS: [&str; 6] = ["transaction", "signature", "address", "domain", "contract", "wallet"];
 
 fn parse_since(s: &str) -> ApiResult<i64> {
     use time::{OffsetDateTime, format_description::well_known::Rfc3339, macros::format_description};
@@ -276,7 +301,7 @@ pub async fn get(State(s): State<AppState>, who: Principal, Path(id): Path<Strin
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ReportQuery {
-    /// json (default), markdown, html, csv or sarif.
+    /// json (default), markdown, html, csv, sarif or pdf.
     pub format: Option<String>,
 }
 
@@ -297,5 +322,10 @@ pub async fn report(
         Some(f) => f.parse().map_err(|e: scorpius_core::Error| ApiError::BadRequest(e.to_string()))?,
     };
     let report = load(&s, &who, id).await?;
-    Ok(([(header::CONTENT_TYPE, format.content_type())], format.render(&report)).into_response())
+    // PDF layout takes milliseconds per page: off the async workers.
+    let body = tokio::task::spawn_blocking(move || format.render(&report))
+        .await
+        .map_err(|e| ApiError::internal(format!("render task failed: {e}")))?
+        .map_err(ApiError::internal)?;
+    Ok(([(header::CONTENT_TYPE, format.content_type())], body).into_response())
 }

@@ -13,7 +13,7 @@ pub mod sqlite;
 pub mod postgres;
 
 use scorpius_core::{
-    api::{keys::Role, scans::ScanSummary},
+    api::{intel::IntelDataset, keys::Role, scans::ScanSummary},
     audit::{
         Entry, Event,
         log::{AuditError, ConsistencyProof, InclusionProof, StoredCheckpoint},
@@ -138,6 +138,15 @@ pub struct AuditFilter {
     pub limit: u32,
 }
 
+/// The outcome of a shared rate-limit check (GCRA; see [`crate::ratelimit`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateState {
+    /// Whether the request may go ahead.
+    pub allowed: bool,
+    /// The key's theoretical arrival time after this request (Unix ms, fractional).
+    pub tat_ms: f64,
+}
+
 /// Rank of a risk level, for filtering.
 pub fn level_rank(level: RiskLevel) -> i64 {
     match level {
@@ -202,6 +211,26 @@ pub trait Store: Send + Sync + 'static {
     fn audit_verify(&self) -> StoreResult<Verification>;
     /// The verifier key (`name+id+key`).
     fn audit_public_key(&self) -> String;
+
+    /// Stores a tenant's intel dataset (its entries as intel TSV), replacing one of the same
+    /// name; true when it replaced one.
+    fn intel_put(&self, tenant: &str, dataset: &IntelDataset, tsv: &str, now_ms: i64) -> StoreResult<bool>;
+    /// The tenant's datasets with their stored text, by name.
+    fn intel_datasets(&self, tenant: &str) -> StoreResult<Vec<(IntelDataset, String)>>;
+    /// Changes whenever the tenant's datasets do: (how many, newest import time in ms).
+    fn intel_stamp(&self, tenant: &str) -> StoreResult<(i64, i64)>;
+
+    /// Whether [`Store::rate_step`] keeps the rate-limit state (shared by replicas).
+    fn shares_rate_limits(&self) -> bool {
+        false
+    }
+
+    /// Rate limiting shared by every replica: one GCRA step for `key` at `now_ms` with
+    /// emission interval `interval_ms` and tolerance `tau_ms`, applied atomically in storage.
+    /// `None` when this backend leaves rate limiting to the process (SQLite: one process).
+    fn rate_step(&self, _key: &str, _now_ms: f64, _interval_ms: f64, _tau_ms: f64) -> StoreResult<Option<RateState>> {
+        Ok(None)
+    }
 }
 
 /// Maps the audit errors a client caused (a sequence number or size out of range) to

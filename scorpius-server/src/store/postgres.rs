@@ -14,7 +14,7 @@ use std::{
 
 use postgres::{Client, NoTls};
 use scorpius_core::{
-    api::{keys::Role, scans::ScanSummary},
+    api::{intel::IntelDataset, keys::Role, scans::ScanSummary},
     audit::{
         Entry, Event, Outcome,
         log::{ConsistencyProof, InclusionProof, StoredCheckpoint, load_or_create_key},
@@ -25,14 +25,15 @@ use scorpius_core::{
 };
 
 use super::{
-    AuditFilter, IdempotentResponse, KeyRecord, ScanFilter, Store, StoreError, StoreResult, batch::Batcher, level_rank,
-    sqlite::now_ms,
+    AuditFilter, IdempotentResponse, KeyRecord, RateState, ScanFilter, Store, StoreError, StoreResult, batch::Batcher,
+    level_rank, sqlite::now_ms,
 };
 
 /// Advisory lock key for migrations (distinct from the audit log's append lock).
 const MIGRATION_LOCK: i64 = 0x5c0_5e11;
 
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
 CREATE TABLE api_keys (
     id           TEXT PRIMARY KEY,
     tenant       TEXT NOT NULL,
@@ -69,7 +70,22 @@ CREATE TABLE idempotency (
     PRIMARY KEY (tenant, key)
 );
 CREATE TABLE probe (token TEXT PRIMARY KEY, created_ms BIGINT NOT NULL);
-"];
+",
+    "
+CREATE TABLE tenant_intel (
+    tenant      TEXT NOT NULL,
+    dataset     TEXT NOT NULL,
+    meta        TEXT NOT NULL,
+    entries     TEXT NOT NULL,
+    imported_ms BIGINT NOT NULL,
+    PRIMARY KEY (tenant, dataset)
+);
+CREATE TABLE rate_limits (
+    key_id TEXT PRIMARY KEY,
+    tat_ms DOUBLE PRECISION NOT NULL
+);
+",
+];
 
 const POOL: usize = 4;
 
@@ -448,5 +464,69 @@ impl Store for PgStore {
 
     fn audit_public_key(&self) -> String {
         self.public_key.clone()
+    }
+
+    fn intel_put(&self, tenant: &str, dataset: &IntelDataset, tsv: &str, now_ms: i64) -> StoreResult<bool> {
+        let meta = serde_json::to_string(dataset).map_err(corrupt)?;
+        self.with(|c| {
+            // `xmax <> 0` on the returned row: it was an update of an existing one.
+            let row = c.query_one(
+                "INSERT INTO tenant_intel (tenant, dataset, meta, entries, imported_ms) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (tenant, dataset) DO UPDATE SET meta = EXCLUDED.meta, entries = EXCLUDED.entries, \
+                 imported_ms = EXCLUDED.imported_ms RETURNING (xmax <> 0)",
+                &[&tenant, &dataset.dataset, &meta, &tsv, &now_ms],
+            )?;
+            Ok(row.get(0))
+        })
+    }
+
+    fn intel_datasets(&self, tenant: &str) -> StoreResult<Vec<(IntelDataset, String)>> {
+        let rows: Vec<(String, String)> = self.with(|c| {
+            Ok(c.query("SELECT meta, entries FROM tenant_intel WHERE tenant = $1 ORDER BY dataset", &[&tenant])?
+                .iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect())
+        })?;
+        rows.into_iter()
+            .map(|(meta, text)| {
+                Ok((serde_json::from_str(&meta).map_err(|e| corrupt(format!("intel dataset: {e}")))?, text))
+            })
+            .collect()
+    }
+
+    fn intel_stamp(&self, tenant: &str) -> StoreResult<(i64, i64)> {
+        self.with(|c| {
+            let r = c.query_one(
+                "SELECT COUNT(*), COALESCE(MAX(imported_ms), 0)::BIGINT FROM tenant_intel WHERE tenant = $1",
+                &[&tenant],
+            )?;
+            Ok((r.get(0), r.get(1)))
+        })
+    }
+
+    fn shares_rate_limits(&self) -> bool {
+        true
+    }
+
+    fn rate_step(&self, key: &str, now_ms: f64, interval_ms: f64, tau_ms: f64) -> StoreResult<Option<RateState>> {
+        self.with(|c| {
+            // One atomic GCRA step: the row lock of ON CONFLICT serialises replicas; the WHERE
+            // leaves the stored time alone when the request is refused.
+            let stepped = c.query_opt(
+                "INSERT INTO rate_limits AS r (key_id, tat_ms) VALUES ($1, $2 + $3) \
+                 ON CONFLICT (key_id) DO UPDATE SET tat_ms = GREATEST(r.tat_ms, $2) + $3 \
+                 WHERE GREATEST(r.tat_ms, $2) - $2 <= $4 RETURNING tat_ms",
+                &[&key, &now_ms, &interval_ms, &tau_ms],
+            )?;
+            Ok(Some(match stepped {
+                Some(row) => RateState { allowed: true, tat_ms: row.get(0) },
+                None => {
+                    let tat: f64 = c
+                        .query_opt("SELECT tat_ms FROM rate_limits WHERE key_id = $1", &[&key])?
+                        .map_or(now_ms, |r| r.get(0));
+                    RateState { allowed: false, tat_ms: tat }
+                }
+            }))
+        })
     }
 }

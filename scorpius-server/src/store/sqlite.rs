@@ -14,7 +14,7 @@ use std::{
 
 use rusqlite::{Connection, OptionalExtension, params};
 use scorpius_core::{
-    api::{keys::Role, scans::ScanSummary},
+    api::{intel::IntelDataset, keys::Role, scans::ScanSummary},
     audit::{
         Entry, Event,
         log::{ConsistencyProof, InclusionProof, StoredCheckpoint},
@@ -27,7 +27,8 @@ use scorpius_core::{
 use super::{AuditFilter, IdempotentResponse, KeyRecord, ScanFilter, Store, StoreError, StoreResult, level_rank};
 
 /// Schema migrations, applied in order at start-up; the applied version is recorded.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
 CREATE TABLE api_keys (
     id           TEXT PRIMARY KEY,
     tenant       TEXT NOT NULL,
@@ -64,7 +65,18 @@ CREATE TABLE idempotency (
     PRIMARY KEY (tenant, key)
 );
 CREATE TABLE probe (id INTEGER PRIMARY KEY CHECK (id = 1), value TEXT NOT NULL);
-"];
+",
+    "
+CREATE TABLE tenant_intel (
+    tenant      TEXT NOT NULL,
+    dataset     TEXT NOT NULL,
+    meta        TEXT NOT NULL,
+    entries     TEXT NOT NULL,
+    imported_ms INTEGER NOT NULL,
+    PRIMARY KEY (tenant, dataset)
+);
+",
+];
 
 fn migrate(conn: &mut Connection) -> StoreResult<()> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -403,5 +415,47 @@ impl Store for SqliteStore {
 
     fn audit_public_key(&self) -> String {
         self.public_key.clone()
+    }
+
+    fn intel_put(&self, tenant: &str, dataset: &IntelDataset, tsv: &str, now_ms: i64) -> StoreResult<bool> {
+        let meta = serde_json::to_string(dataset).map_err(corrupt)?;
+        self.with(|c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let existed = tx
+                .query_row(
+                    "SELECT 1 FROM tenant_intel WHERE tenant = ?1 AND dataset = ?2",
+                    [tenant, &dataset.dataset],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some();
+            tx.execute(
+                "INSERT INTO tenant_intel (tenant, dataset, meta, entries, imported_ms) VALUES (?1, ?2, ?3, ?4, ?5) \
+                 ON CONFLICT (tenant, dataset) DO UPDATE SET meta = excluded.meta, entries = excluded.entries, \
+                 imported_ms = excluded.imported_ms",
+                params![tenant, dataset.dataset, meta, tsv, now_ms],
+            )?;
+            tx.commit()?;
+            Ok(existed)
+        })
+    }
+
+    fn intel_datasets(&self, tenant: &str) -> StoreResult<Vec<(IntelDataset, String)>> {
+        let rows: Vec<(String, String)> = self.with(|c| {
+            let mut stmt = c.prepare("SELECT meta, entries FROM tenant_intel WHERE tenant = ?1 ORDER BY dataset")?;
+            Ok(stmt.query_map([tenant], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?)
+        })?;
+        rows.into_iter()
+            .map(|(meta, text)| {
+                Ok((serde_json::from_str(&meta).map_err(|e| corrupt(format!("intel dataset: {e}")))?, text))
+            })
+            .collect()
+    }
+
+    fn intel_stamp(&self, tenant: &str) -> StoreResult<(i64, i64)> {
+        self.with(|c| {
+            Ok(c.prepare_cached("SELECT COUNT(*), COALESCE(MAX(imported_ms), 0) FROM tenant_intel WHERE tenant = ?1")?
+                .query_row([tenant], |r| Ok((r.get(0)?, r.get(1)?)))?)
+        })
     }
 }

@@ -4,10 +4,16 @@
 mod audit;
 mod bad_input;
 mod binary;
+#[allow(dead_code)] // shared with the CLI's tests; not every helper is used here
+#[path = "../../../scorpius-cli/tests/it/chain.rs"]
+mod chain;
 mod common;
 mod health;
+mod intel;
 mod keys;
 mod matrix;
+mod onchain;
 #[cfg(feature = "postgres")]
 mod pg;
+mod policy;
 mod scans;

@@ -76,7 +76,7 @@ async fn every_scan_kind_runs_and_is_saved() {
     assert!(future["items"].as_array().unwrap().is_empty());
     let target = s.get("/v1/scans?kind=address&target=0x8BA1F109551BD432803012645AC136DDD64DBA72", &key).await.json();
     assert_eq!(target["items"].as_array().unwrap().len(), 1, "{target}");
-    s.get("/v1/scans?kind=wallet", &key).await.assert_problem(400, "bad-request");
+    s.get("/v1/scans?kind=history", &key).await.assert_problem(400, "bad-request");
     s.get("/v1/scans?cursor=nope", &key).await.assert_problem(400, "bad-request");
     s.get("/v1/scans?limit=0", &key).await.assert_problem(400, "bad-request");
     s.stop().await;
@@ -93,6 +93,7 @@ async fn reports_render_in_each_format() {
         ("html", "text/html; charset=utf-8", "<!DOCTYPE html>"),
         ("csv", "text/csv; charset=utf-8", "rule_id"),
         ("sarif", "application/sarif+json", "\"ruleId\""),
+        ("pdf", "application/pdf", "%PDF-"),
     ] {
         let r = s.get(&format!("/v1/scans/{id}/report?format={format}"), &key).await;
         assert_eq!(r.status, 200, "{format}: {}", r.text);

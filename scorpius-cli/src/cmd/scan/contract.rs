@@ -4,25 +4,24 @@
 //! and combines the per-contract reports into one.
 
 use std::{
-    collections::{BTreeMap, BTreeSet, HashMap},
+    collections::{BTreeSet, HashMap},
     path::{Component, Path, PathBuf},
     sync::Arc,
     time::Instant,
 };
 
-use alloy_primitives::{Address, B256, Bytes};
+use alloy_primitives::Address;
 use anyhow::{Context as _, Result};
 use scorpius_core::{
-    chain::Chain,
     contract::{
-        self, Analysis, ContractInput, ProxyFacts,
+        self, ContractInput,
         artifacts::{self, Artifact, BuildInfo},
-        proxy::{self, BEACON_IMPLEMENTATION_SELECTOR},
-        selectors,
         sourcemap::{self, SourceFile, SourceFiles},
+        units::{self, ContractUnit, Skipped},
     },
     evm::parse,
-    model::{DatasetRef, ScanKind, ScanReport, ScanStatus, Subject},
+    model::ScanReport,
+    rpc::contract::read_chain,
 };
 use serde_json::{Value, json};
 
@@ -52,39 +51,10 @@ pub struct Args {
     pub common: CommonArgs,
 }
 
-/// One contract, ready for the engine.
-#[derive(Debug)]
-struct Unit {
-    input: ContractInput,
-    /// Identifies the contract in findings' locations: `src/A.sol:A`, a file, an address.
-    id: String,
-    /// How findings and the subject name this contract (`src/A.sol:A`, a file, an address).
-    label: String,
-    /// Its source file as shown, for findings without a pc.
-    file: Option<String>,
-    /// Things the user should know about how it was read (creation code, unlinked libraries).
-    notes: Vec<String>,
-    /// Why the scan of this contract is incomplete beyond what the engine says.
-    incomplete: Option<String>,
-}
-
-impl Unit {
-    fn new(input: ContractInput, label: String) -> Self {
-        Unit { input, id: label.clone(), label, file: None, notes: Vec::new(), incomplete: None }
-    }
-}
-
-/// A file or directory the scan passed over, and why.
-#[derive(Debug)]
-struct Skipped {
-    path: String,
-    reason: &'static str,
-}
-
 /// What the targets resolved to.
 #[derive(Debug, Default)]
 struct Plan {
-    units: Vec<Unit>,
+    units: Vec<ContractUnit>,
     addresses: Vec<Address>,
     skipped: Vec<Skipped>,
 }
@@ -132,7 +102,7 @@ pub fn scan(
         tracing::info!(contract = %unit.label, findings = report.findings.len(), "analysed");
         done.push((unit, report));
     }
-    Ok(combine(done, &plan.skipped, targets, &chain_state, &settings.ctx.chain, started, clock))
+    Ok(units::combine(done, &plan.skipped, targets, &chain_state, &settings.ctx.chain, started, clock.elapsed()))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -181,7 +151,7 @@ fn looks_like_json(text: &str) -> bool {
 }
 
 /// Hex bytecode (a file, stdin) or, from stdin, an artifact without build info.
-fn text_unit(text: &str, name: &str) -> Result<Unit> {
+fn text_unit(text: &str, name: &str) -> Result<ContractUnit> {
     if looks_like_json(text) {
         let artifact = artifacts::parse_artifact(text).with_context(|| name.to_owned())?;
         if artifact.deployed_bytecode.is_empty() {
@@ -190,14 +160,14 @@ fn text_unit(text: &str, name: &str) -> Result<Unit> {
         let label = artifact.contract_name.clone().unwrap_or_else(|| name.to_owned());
         let mut input = ContractInput::from_artifact(&artifact, SourceFiles::new());
         input.origin = Some(name.to_owned());
-        return Ok(Unit::new(input, label));
+        return Ok(ContractUnit::new(input, label));
     }
     let (mut input, note) = contract::hex_input(name, text)?;
     if let Some(note) = &note {
         tracing::warn!("{name}: {note}");
     }
     input.origin = Some(name.to_owned());
-    let mut unit = Unit::new(input, name.to_owned());
+    let mut unit = ContractUnit::new(input, name.to_owned());
     unit.notes = note.into_iter().collect();
     Ok(unit)
 }
@@ -383,7 +353,7 @@ fn output_root(artifact: &Path) -> Option<PathBuf> {
 }
 
 /// A unit for an artifact file; `None` when it has no deployed bytecode.
-fn artifact_unit(path: &Path, text: &str, cache: &mut BuildInfos, alone: bool) -> Result<Option<Unit>> {
+fn artifact_unit(path: &Path, text: &str, cache: &mut BuildInfos, alone: bool) -> Result<Option<ContractUnit>> {
     let mut artifact = artifacts::parse_artifact(text).with_context(|| shown(path))?;
     if artifact.deployed_bytecode.is_empty() {
         return Ok(None);
@@ -449,7 +419,7 @@ fn artifact_unit(path: &Path, text: &str, cache: &mut BuildInfos, alone: bool) -
         (None, Some(n)) => format!("{}:{n}", shown(path)),
         _ => shown(path),
     };
-    let mut unit = Unit::new(input, label);
+    let mut unit = ContractUnit::new(input, label);
     unit.file = file;
     unit.notes = notes;
     Ok(Some(unit))
@@ -552,227 +522,3 @@ fn normalize(p: &Path) -> PathBuf {
 
 // ---------------------------------------------------------------------------------------------
 // Deployed contracts
-
-/// Reads the code of every address (and of proxies' implementations and EIP-7702 delegates)
-/// at one block, after checking the endpoint's chain.
-async fn read_chain(
-    rpc: &Rpc,
-    addresses: &[Address],
-    chain: &Chain,
-    chain_explicit: bool,
-) -> Result<(Chain, u64, Vec<Unit>)> {
-    let node_chain = rpc.chain_id().await?;
-    let chain = if node_chain == chain.id {
-        chain.clone()
-    } else if chain_explicit {
-        return Err(usage(format!(
-            "--chain is {} ({}) but the RPC endpoint {} serves chain {node_chain}: use the endpoint of that chain or \
-             pass --chain {node_chain}",
-            chain.name,
-            chain.id,
-            rpc.endpoint()
-        )));
-    } else {
-        let c = Chain::from_id(node_chain);
-        tracing::info!("using chain {} ({node_chain}) as reported by the RPC endpoint", c.name);
-        c
-    };
-    let block = rpc.block_number().await?;
-    let mut units = Vec::new();
-    for &a in addresses {
-        units.extend(read_address(rpc, a, block, &chain).await?);
-    }
-    Ok((chain, block, units))
-}
-
-fn checksum(a: Address) -> String {
-    a.to_checksum(None)
-}
-
-/// The units for one address: itself, plus the implementation of a proxy or the delegate of an
-/// EIP-7702 account.
-async fn read_address(rpc: &Rpc, address: Address, block: u64, chain: &Chain) -> Result<Vec<Unit>> {
-    let code = rpc.code_at(address, block).await?;
-    if code.is_empty() {
-        return Err(usage(format!(
-            "{}: no code on {} ({}) at block {block}: the address is an EOA (or the contract self-destructed); \
-             there is no contract to analyse",
-            checksum(address),
-            chain.name,
-            chain.id
-        )));
-    }
-    let mut units = Vec::new();
-    if let Some(delegate) = proxy::eip7702_delegate(&code) {
-        let mut me = on_chain_unit(code.to_vec(), address, checksum(address));
-        let target = rpc.code_at(delegate, block).await?;
-        if target.is_empty() {
-            me.incomplete = Some(format!("the EIP-7702 delegate {} has no code", checksum(delegate)));
-            units.push(me);
-        } else {
-            units.push(me);
-            let label = format!("{} (EIP-7702 delegate of {})", checksum(delegate), checksum(address));
-            units.push(on_chain_unit(target.to_vec(), delegate, label));
-        }
-        return Ok(units);
-    }
-    let kind = {
-        let name_of = |s: [u8; 4]| selectors::builtin_name(s).map(str::to_owned);
-        Analysis::new(&code, &name_of).proxy
-    };
-    let mut facts = ProxyFacts::default();
-    let mut notes = Vec::new();
-    let mut implementation = None;
-    if let Some(kind) = &kind {
-        for slot in kind.slots_to_read() {
-            let a = proxy::address_from_word(rpc.storage_at(address, slot.slot, block).await?);
-            match slot.role {
-                "implementation" if !a.is_zero() => facts.implementation = Some(a),
-                "beacon" if !a.is_zero() => facts.beacon = Some(a),
-                "admin" => facts.admin = Some(a),
-                _ => {}
-            }
-        }
-        if let Some(beacon) = facts.beacon {
-            match rpc.call(beacon, Bytes::from(BEACON_IMPLEMENTATION_SELECTOR.to_vec()), block).await {
-                Ok(ret) if ret.len() >= 32 => {
-                    facts.implementation = Some(proxy::address_from_word(B256::from_slice(&ret[..32])));
-                }
-                Ok(_) => notes.push(format!("the beacon {} returned no implementation", checksum(beacon))),
-                Err(e) => notes.push(format!("reading the beacon's implementation failed: {e:#}")),
-            }
-        }
-        if let Some(admin) = facts.admin.filter(|a| !a.is_zero()) {
-            facts.admin_has_code = Some(!rpc.code_at(admin, block).await?.is_empty());
-        }
-        implementation = facts.implementation.or_else(|| kind.fixed_implementation());
-        tracing::info!(
-            "{}: {} proxy, implementation {}",
-            checksum(address),
-            kind.name(),
-            implementation.map_or("unknown".to_owned(), checksum)
-        );
-    }
-    let mut me = on_chain_unit(code.to_vec(), address, checksum(address));
-    me.input.proxy_facts = facts;
-    me.notes = notes;
-    let Some(imp) = implementation else {
-        units.push(me);
-        return Ok(units);
-    };
-    let imp_code = rpc.code_at(imp, block).await?;
-    if imp_code.is_empty() {
-        me.incomplete = Some(format!("the implementation {} has no code", checksum(imp)));
-        units.push(me);
-        return Ok(units);
-    }
-    units.push(me);
-    let label = format!("{} (implementation of {})", checksum(imp), checksum(address));
-    units.push(on_chain_unit(imp_code.to_vec(), imp, label));
-    Ok(units)
-}
-
-fn on_chain_unit(code: Vec<u8>, address: Address, label: String) -> Unit {
-    let mut input = ContractInput::new(code);
-    input.address = Some(address);
-    let mut unit = Unit::new(input, label);
-    unit.id = checksum(address);
-    unit
-}
-
-// ---------------------------------------------------------------------------------------------
-// One report
-
-/// Combines the per-contract reports: every finding located at its contract, the status
-/// incomplete when any part is, the datasets of all.
-fn combine(
-    done: Vec<(Unit, ScanReport)>,
-    skipped: &[Skipped],
-    targets: &[String],
-    chain_state: &Value,
-    chain: &Chain,
-    started: time::OffsetDateTime,
-    clock: Instant,
-) -> ScanReport {
-    let single = done.len() == 1;
-    let mut findings = Vec::new();
-    let mut incomplete = Vec::new();
-    let mut datasets: Vec<DatasetRef> = Vec::new();
-    let mut contracts = Vec::new();
-    let mut target = format!("{} contracts ({})", done.len(), targets.join(", "));
-    for (unit, report) in done {
-        let mut reasons = Vec::new();
-        if let ScanStatus::Incomplete { reason } = &report.status {
-            reasons.push(reason.clone());
-        }
-        reasons.extend(unit.incomplete.clone());
-        if !reasons.is_empty() {
-            incomplete.push(if single {
-                reasons.join("; ")
-            } else {
-                format!("{}: {}", unit.label, reasons.join("; "))
-            });
-        }
-        for d in &report.datasets {
-            if !datasets.contains(d) {
-                datasets.push(d.clone());
-            }
-        }
-        let mut subject = report.subject.to_value();
-        if let Value::Object(m) = &mut subject {
-            m.insert("label".into(), json!(unit.label));
-            m.insert("target".into(), json!(report.target));
-            m.insert("source_file".into(), json!(unit.file));
-            m.insert("findings".into(), json!(report.findings.len()));
-            m.insert(
-                "status".into(),
-                if reasons.is_empty() { json!("complete") } else { json!({"incomplete": reasons.join("; ")}) },
-            );
-            if !unit.notes.is_empty() {
-                m.insert("notes".into(), json!(unit.notes));
-            }
-        }
-        contracts.push(subject);
-        if single {
-            target.clone_from(&report.target);
-        }
-        for mut f in report.findings {
-            // The contract, then what the engine pointed at inside it (a function).
-            let loc = f.location.get_or_insert_with(Default::default);
-            loc.path = Some(match loc.path.take() {
-                Some(inner) => format!("{}.{inner}", unit.id),
-                None => unit.id.clone(),
-            });
-            if loc.file.is_none() {
-                loc.file.clone_from(&unit.file);
-            }
-            findings.push(f);
-        }
-    }
-    let skipped_json: Vec<Value> = skipped.iter().map(|s| json!({"path": s.path, "reason": s.reason})).collect();
-    let mut by_reason: BTreeMap<&str, usize> = BTreeMap::new();
-    for s in skipped {
-        *by_reason.entry(s.reason).or_default() += 1;
-    }
-    let subject = json!({
-        "type": "contracts",
-        "contracts": contracts,
-        "skipped": skipped_json,
-        "skipped_counts": by_reason,
-        "chain_state": chain_state,
-    });
-    let mut report = ScanReport::new(
-        ScanKind::Contract,
-        target,
-        chain,
-        findings,
-        Subject::json(subject),
-        started,
-        clock.elapsed(),
-        datasets,
-    );
-    if !incomplete.is_empty() {
-        report.status = ScanStatus::Incomplete { reason: incomplete.join("; ") };
-    }
-    report
-}

@@ -58,10 +58,7 @@ pub fn scan(
     let mut report = wallet::analyze(&loaded.snapshot, ctx);
     if let (Some((logs, state)), Some(endpoint)) = (loaded.requests, &loaded.endpoint) {
         tracing::info!("RPC requests: {logs} for logs, {state} for state reads");
-        let mut subject = report.subject.to_value();
-        subject["coverage"]["endpoint"] = endpoint.clone().into();
-        subject["coverage"]["rpc_requests"] = serde_json::json!({"logs": logs, "state": state});
-        report.subject = scorpius_core::model::Subject::json(subject);
+        scorpius_core::rpc::wallet::note_source(&mut report, endpoint, (logs, state));
     }
     Ok(report)
 }
