@@ -513,9 +513,9 @@ impl Store for PgStore {
             // One atomic GCRA step: the row lock of ON CONFLICT serialises replicas; the WHERE
             // leaves the stored time alone when the request is refused.
             let stepped = c.query_opt(
-                "INSERT INTO rate_limits AS r (key_id, tat_ms) VALUES ($1, $2 + $3) \
-                 ON CONFLICT (key_id) DO UPDATE SET tat_ms = GREATEST(r.tat_ms, $2) + $3 \
-                 WHERE GREATEST(r.tat_ms, $2) - $2 <= $4 RETURNING tat_ms",
+                "INSERT INTO rate_limits AS r (key_id, tat_ms) VALUES ($1, $2::FLOAT8 + $3::FLOAT8) \
+                 ON CONFLICT (key_id) DO UPDATE SET tat_ms = GREATEST(r.tat_ms, $2::FLOAT8) + $3::FLOAT8 \
+                 WHERE GREATEST(r.tat_ms, $2::FLOAT8) - $2::FLOAT8 <= $4::FLOAT8 RETURNING tat_ms",
                 &[&key, &now_ms, &interval_ms, &tau_ms],
             )?;
             Ok(Some(match stepped {

@@ -168,3 +168,54 @@ async fn two_replicas_share_keys_revocations_and_one_audit_log() {
     a.stop().await;
     b.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_share_one_rate_limit_and_tenant_intel() {
+    let db = TestDb::new();
+    let keys = tempfile::tempdir().unwrap();
+    // 1 request per second per key, bursts of 4, counted in the database.
+    let start = || async {
+        let mut config = test_config(keys.path());
+        config.database_url = Some(db.url());
+        config.rate_limit_per_second = 1;
+        config.rate_limit_burst = 4;
+        TestServer::start_config(config, tempfile::tempdir().unwrap()).await
+    };
+    let a = start().await;
+    let b = start().await;
+    let key = a.key("acme", Role::Admin).await;
+    // Alternating replicas: four pass between them, the fifth is refused, whichever it hits.
+    let mut statuses = Vec::new();
+    for i in 0..6 {
+        let s = if i % 2 == 0 { &a } else { &b };
+        let r = s.get("/v1/scans", &key).await;
+        statuses.push(r.status.as_u16());
+        if r.status == 429 {
+            assert!(r.header("retry-after").is_some_and(|v| v.parse::<u64>().unwrap() >= 1), "{:?}", r.headers);
+            assert_eq!(r.header("x-ratelimit-remaining"), Some("0"));
+        } else {
+            assert_eq!(r.header("x-ratelimit-limit"), Some("4"));
+        }
+    }
+    assert_eq!(statuses, [200, 200, 200, 200, 429, 429], "one budget for both replicas");
+    // Another key has its own budget.
+    let other = b.key("acme", Role::Viewer).await;
+    assert_eq!(a.get("/v1/scans", &other).await.status, 200);
+
+    // A feed imported through A changes B's verdicts (B refreshes within two seconds).
+    let importer = a.key("globex", Role::Security).await;
+    let feed = json!({"dataset": "shared", "format": "txt", "content": "0x2222222222222222222222222222222222222222\n", "labels": ["drainer"]});
+    assert_eq!(a.post("/v1/intel/import", &importer, &feed).await.status, 201);
+    let mut seen = false;
+    for _ in 0..40 {
+        let look = b.get("/v1/intel/0x2222222222222222222222222222222222222222", &importer).await;
+        if look.status == 200 && look.json()["result"]["records"].as_array().is_some_and(|r| !r.is_empty()) {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    assert!(seen, "replica B never saw the dataset imported through A");
+    a.stop().await;
+    b.stop().await;
+}
