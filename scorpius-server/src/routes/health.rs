@@ -5,7 +5,7 @@
 use std::{sync::atomic::Ordering, time::Instant};
 
 use axum::{extract::State, response::IntoResponse};
-use serde::Serialize;
+use scorpius_core::api::health::{DeepHealth, Health};
 
 use crate::{
     app::AppState,
@@ -13,20 +13,10 @@ use crate::{
     error::{ApiError, ApiResult},
 };
 
-/// Health status.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Health {
-    /// `ok` or `ready`.
-    pub status: &'static str,
-    /// Storage backend.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub backend: Option<&'static str>,
-}
-
 /// The process is up.
 #[utoipa::path(get, path = "/health/live", tag = "health", responses((status = 200, body = Health)))]
 pub async fn live() -> impl IntoResponse {
-    axum::Json(Health { status: "ok", backend: None })
+    axum::Json(Health { status: "ok".to_owned(), backend: None })
 }
 
 /// Ready to serve: not shutting down, storage reachable and migrated.
@@ -40,22 +30,7 @@ pub async fn ready(State(s): State<AppState>) -> ApiResult<impl IntoResponse> {
         tracing::warn!(error = %e, "readiness: storage unavailable");
         ApiError::Unavailable("storage unavailable".into())
     })?;
-    Ok(axum::Json(Health { status: "ready", backend: Some(s.store.backend()) }))
-}
-
-/// Deep check result.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct DeepHealth {
-    /// `ok` when everything passed.
-    pub status: &'static str,
-    /// Storage backend.
-    pub backend: &'static str,
-    /// Write-read probe time (ms).
-    pub probe_ms: f64,
-    /// Audit entries verified.
-    pub audit_entries: u64,
-    /// Audit verification time (ms).
-    pub audit_verify_ms: f64,
+    Ok(axum::Json(Health { status: "ready".to_owned(), backend: Some(s.store.backend().to_owned()) }))
 }
 
 /// Authenticated deep check: storage write-read probe and audit log verification.
@@ -83,8 +58,8 @@ pub async fn deep(State(s): State<AppState>, _who: Principal) -> ApiResult<impl 
         )));
     }
     Ok(axum::Json(DeepHealth {
-        status: "ok",
-        backend: s.store.backend(),
+        status: "ok".to_owned(),
+        backend: s.store.backend().to_owned(),
         probe_ms,
         audit_entries: v.entries,
         audit_verify_ms: t.elapsed().as_secs_f64() * 1e3,

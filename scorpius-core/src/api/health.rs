@@ -1,0 +1,30 @@
+//! `/health/live`, `/health/ready` and the authenticated `/health/deep`.
+
+use serde::{Deserialize, Serialize};
+
+/// Health status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Health {
+    /// `ok` or `ready`.
+    pub status: String,
+    /// Storage backend.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<String>,
+}
+
+/// Deep check result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeepHealth {
+    /// `ok` when everything passed.
+    pub status: String,
+    /// Storage backend.
+    pub backend: String,
+    /// Write-read probe time (ms).
+    pub probe_ms: f64,
+    /// Audit entries verified.
+    pub audit_entries: u64,
+    /// Audit verification time (ms).
+    pub audit_verify_ms: f64,
+}
