@@ -218,7 +218,8 @@ async fn audit_trail_pages_proofs_export_and_verification() {
     let v = c.verify_audit(None).await.unwrap();
     assert!(v.is_ok(), "{v:?}");
     assert!(!v.key_trusted);
-    assert_eq!(v.entries, export.entries.len() as u64);
+    // Its own export call was audited after the one above.
+    assert!(v.entries >= export.entries.len() as u64, "{v:?}");
     let trusted = scorpius_core::audit::checkpoint::NoteVerifier::parse(&cp.public_key).unwrap();
     assert!(c.verify_audit(Some(&trusted)).await.unwrap().is_ok());
     // Another key does not verify the checkpoint.

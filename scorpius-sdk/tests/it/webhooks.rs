@@ -25,7 +25,7 @@ fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
 }
 
-async fn post(url: &str, id: &str, ts: i64, signature: &str, body: &'static [u8]) -> (u16, String) {
+async fn deliver(url: &str, id: &str, ts: i64, signature: &str, body: &'static [u8]) -> (u16, String) {
     // reqwest is built without a default crypto provider (see the SDK's `rustls` feature).
     let _ = rustls::crypto::ring::default_provider().install_default();
     let c = reqwest::Client::new();
@@ -57,21 +57,21 @@ async fn receiver_accepts_authentic_deliveries_once() {
     let body: &'static [u8] = br#"{"type":"scan.completed","data":{"risk_level":"high"}}"#;
     let ts = now();
     let sig = sign(&secret, "msg_1", ts, body);
-    assert_eq!(post(&url, "msg_1", ts, &sig, body).await, (204, String::new()));
+    assert_eq!(deliver(&url, "msg_1", ts, &sig, body).await, (204, String::new()));
     // The same delivery again: a replay.
-    assert_eq!(post(&url, "msg_1", ts, &sig, body).await, (409, "msg_1".into()));
+    assert_eq!(deliver(&url, "msg_1", ts, &sig, body).await, (409, "msg_1".into()));
     // A changed body, another secret, a stale or a future timestamp: refused.
-    let (status, why) = post(&url, "msg_2", ts, &sign(&secret, "msg_2", ts, body), br#"{"type":"forged"}"#).await;
+    let (status, why) = deliver(&url, "msg_2", ts, &sign(&secret, "msg_2", ts, body), br#"{"type":"forged"}"#).await;
     assert_eq!((status, why.as_str()), (401, "no signature matches"));
     let other = WebhookSecret::generate().unwrap();
-    assert_eq!(post(&url, "msg_3", ts, &sign(&other, "msg_3", ts, body), body).await.0, 401);
+    assert_eq!(deliver(&url, "msg_3", ts, &sign(&other, "msg_3", ts, body), body).await.0, 401);
     let old = ts - 301;
-    let (status, why) = post(&url, "msg_4", old, &sign(&secret, "msg_4", old, body), body).await;
+    let (status, why) = deliver(&url, "msg_4", old, &sign(&secret, "msg_4", old, body), body).await;
     assert_eq!(status, 401);
     assert!(why.contains("too old"), "{why}");
     let future = ts + 301;
-    assert_eq!(post(&url, "msg_5", future, &sign(&secret, "msg_5", future, body), body).await.0, 401);
+    assert_eq!(deliver(&url, "msg_5", future, &sign(&secret, "msg_5", future, body), body).await.0, 401);
     // Rotation: the sender signs with the old and the new secret; either verifies.
     let both = format!("{} {}", sign(&other, "msg_6", ts, body), sign(&secret, "msg_6", ts, body));
-    assert_eq!(post(&url, "msg_6", ts, &both, body).await.0, 204);
+    assert_eq!(deliver(&url, "msg_6", ts, &both, body).await.0, 204);
 }
