@@ -7,13 +7,7 @@
 //! `<config dir>/scorpius/credentials.json`, readable only by the user (0600). Keys are never
 //! printed or logged; `SCORPIUS_KEYRING=off` skips the keyring.
 
-use std::{
-    collections::BTreeMap,
-    fs,
-    io::Write as _,
-    path::PathBuf,
-    time::Duration,
-};
+use std::{collections::BTreeMap, fs, io::Write as _, path::PathBuf, time::Duration};
 
 use anyhow::{Context as _, Result};
 use scorpius_sdk::{ApiKey, Client, RetryPolicy};
@@ -103,7 +97,9 @@ pub fn normalize_server(raw: &str) -> Result<String> {
         return Err(exit::usage(format!("--server: `{raw}` must be an http or https URL with a host")));
     }
     if !url.username().is_empty() || url.password().is_some() || url.query().is_some() {
-        return Err(exit::usage("--server: put no credentials or query in the URL; the key goes through `scorpius login`"));
+        return Err(exit::usage(
+            "--server: put no credentials or query in the URL; the key goes through `scorpius login`",
+        ));
     }
     Ok(url.as_str().trim_end_matches('/').to_owned())
 }
@@ -187,9 +183,7 @@ pub fn resolve_key(server: &str) -> Result<(ApiKey, KeySource)> {
     } else if let Some(k) = keyring_get(server) {
         return Ok((k, KeySource::Keyring));
     }
-    Err(exit::usage(format!(
-        "no API key for {server}: run `scorpius login --server {server}` or set SCORPIUS_API_KEY"
-    )))
+    Err(exit::usage(format!("no API key for {server}: run `scorpius login --server {server}` or set SCORPIUS_API_KEY")))
 }
 
 /// An SDK client for `server` with `key`.
@@ -214,10 +208,8 @@ pub fn connect(flag: Option<&str>) -> Result<Client> {
 
 /// Runs a future to completion on a small runtime (the CLI is otherwise synchronous).
 pub fn block_on<F: std::future::Future>(f: F) -> Result<F::Output> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let rt =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")?;
     Ok(rt.block_on(f))
 }
 

@@ -27,9 +27,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let to = args.next().unwrap_or_else(|| "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48".into());
     // approve(0x1111…1111, 2^256-1): an unlimited allowance.
-    let data = args.next().unwrap_or_else(|| {
-        format!("0x095ea7b3{:0>64}{}", "1111111111111111111111111111111111111111", "f".repeat(64))
-    });
+    let data = args
+        .next()
+        .unwrap_or_else(|| format!("0x095ea7b3{:0>64}{}", "1111111111111111111111111111111111111111", "f".repeat(64)));
     let tx = TransactionScan { to: Some(to), data: Some(data), ..TransactionScan::default() };
 
     // In-process: the bundled intel, no network.

@@ -9,7 +9,7 @@
 use std::{sync::Arc, time::Duration};
 
 use axum::{Router, body::Bytes, extract::State, http::HeaderMap, http::StatusCode, routing::post};
-use scorpius_sdk::webhooks::{VerifyError, Verifier, WebhookSecret};
+use scorpius_sdk::webhooks::{Verifier, VerifyError, WebhookSecret};
 
 struct App {
     secret: WebhookSecret,

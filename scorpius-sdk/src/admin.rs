@@ -272,7 +272,8 @@ impl Client {
 
 /// Recomputes an exported entry's hash; `Some(problem)` when it does not match.
 fn entry_problem(e: &Entry, buf: &mut Vec<u8>) -> Option<String> {
-    let (Some(dh), Some(prev), Some(hash)) = (parse_hash(&e.details_hash), parse_hash(&e.prev_hash), parse_hash(&e.hash))
+    let (Some(dh), Some(prev), Some(hash)) =
+        (parse_hash(&e.details_hash), parse_hash(&e.prev_hash), parse_hash(&e.hash))
     else {
         return Some(format!("entry {} has a malformed hash", e.seq));
     };

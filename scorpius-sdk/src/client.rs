@@ -130,8 +130,8 @@ impl ClientBuilder {
     /// sent in a header.
     pub fn build(self) -> Result<Client> {
         let raw = self.base_url.ok_or_else(|| Error::Config("base_url is required".into()))?;
-        let mut base = Url::parse(raw.trim())
-            .map_err(|e| Error::Config(format!("base_url `{raw}` is not a URL: {e}")))?;
+        let mut base =
+            Url::parse(raw.trim()).map_err(|e| Error::Config(format!("base_url `{raw}` is not a URL: {e}")))?;
         if !matches!(base.scheme(), "http" | "https") {
             return Err(Error::Config(format!("base_url `{raw}` must be http or https")));
         }
@@ -311,16 +311,17 @@ fn preview(body: &[u8]) -> String {
 /// Maps an error answer to [`Error`]: the problem body when there is one, else one made up
 /// from the status (a proxy's HTML page, an empty body).
 pub(crate) fn error_from(status: StatusCode, headers: &HeaderMap, body: &[u8], path: &str) -> Error {
-    let problem = serde_json::from_slice::<Problem>(body).ok().filter(|p| p.status == status.as_u16()).unwrap_or_else(
-        || Problem {
-            type_uri: format!("{PROBLEM_BASE}http-{}", status.as_u16()),
-            title: status.canonical_reason().unwrap_or("HTTP error").to_owned(),
-            status: status.as_u16(),
-            detail: (!body.is_empty()).then(|| preview(body)),
-            instance: Some(format!("/{}", path.trim_start_matches('/'))),
-            request_id: headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned),
-        },
-    );
+    let problem =
+        serde_json::from_slice::<Problem>(body).ok().filter(|p| p.status == status.as_u16()).unwrap_or_else(|| {
+            Problem {
+                type_uri: format!("{PROBLEM_BASE}http-{}", status.as_u16()),
+                title: status.canonical_reason().unwrap_or("HTTP error").to_owned(),
+                status: status.as_u16(),
+                detail: (!body.is_empty()).then(|| preview(body)),
+                instance: Some(format!("/{}", path.trim_start_matches('/'))),
+                request_id: headers.get("x-request-id").and_then(|v| v.to_str().ok()).map(str::to_owned),
+            }
+        });
     if status == StatusCode::TOO_MANY_REQUESTS {
         let retry_after = headers
             .get(header::RETRY_AFTER)

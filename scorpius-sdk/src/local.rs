@@ -28,7 +28,9 @@ use std::sync::Arc;
 
 pub use scorpius_core::{
     Error,
-    api::scan::{AddressScan, ChainSpec, ContractScan, DomainScan, ScanEnv, ScanRequest, SignatureScan, TransactionScan},
+    api::scan::{
+        AddressScan, ChainSpec, ContractScan, DomainScan, ScanEnv, ScanRequest, SignatureScan, TransactionScan,
+    },
     context::Context,
     contract,
     intel::screen,

@@ -37,7 +37,8 @@ impl RenderedReport {
     /// # Errors
     /// [`Error::Decode`] when it is not UTF-8.
     pub fn text(&self) -> Result<&str> {
-        std::str::from_utf8(&self.bytes).map_err(|e| Error::Decode(format!("the {} report is not UTF-8: {e}", self.format)))
+        std::str::from_utf8(&self.bytes)
+            .map_err(|e| Error::Decode(format!("the {} report is not UTF-8: {e}", self.format)))
     }
 
     /// The document parsed as JSON (the `json` and `sarif` formats).

@@ -197,10 +197,7 @@ mod tests {
         let v = Verifier::new(Duration::from_secs(300));
         let h = delivery(&secret, "msg_a", 1_000_000, b"{}");
         assert_eq!(v.verify_at(&h, b"{}", &secret, 1_000_010).unwrap().id, "msg_a");
-        assert_eq!(
-            v.verify_at(&h, b"{}", &secret, 1_000_020),
-            Err(VerifyError::Replayed { id: "msg_a".into() })
-        );
+        assert_eq!(v.verify_at(&h, b"{}", &secret, 1_000_020), Err(VerifyError::Replayed { id: "msg_a".into() }));
         // Past the tolerance it is refused as stale, and the id is forgotten.
         assert!(matches!(
             v.verify_at(&h, b"{}", &secret, 1_000_301),

@@ -88,7 +88,24 @@ fn remote_scans_match_local_scans() {
         assert_eq!(stable(json_of(&local)), stable(json_of(&remote)), "{args:?}");
     }
     // The approval is high: both gate the same way.
-    let gated = run(&env, &["scan", "tx", "--to", USDC, "--data", APPROVE_UNLIMITED, "--fail-on", "high", "--format", "json", "--server", &s.url], "");
+    let gated = run(
+        &env,
+        &[
+            "scan",
+            "tx",
+            "--to",
+            USDC,
+            "--data",
+            APPROVE_UNLIMITED,
+            "--fail-on",
+            "high",
+            "--format",
+            "json",
+            "--server",
+            &s.url,
+        ],
+        "",
+    );
     assert_eq!(code(&gated), 1);
 
     // Contracts: the same findings from the same bytecode (the JSON shape differs, see docs/remote.md).
@@ -147,7 +164,13 @@ fn login_refuses_bad_keys_and_logout_forgets() {
     let after = run(&env, &["admin", "keys", "list", "--server", &s.url], "");
     assert_eq!(code(&after), 2);
     // SCORPIUS_API_KEY works without a login.
-    let env_key = env.cmd().env("SCORPIUS_KEYRING", "off").env("SCORPIUS_API_KEY", &s.admin_key).args(["admin", "keys", "list", "--format", "json", "--server", &s.url]).output().unwrap();
+    let env_key = env
+        .cmd()
+        .env("SCORPIUS_KEYRING", "off")
+        .env("SCORPIUS_API_KEY", &s.admin_key)
+        .args(["admin", "keys", "list", "--format", "json", "--server", &s.url])
+        .output()
+        .unwrap();
     assert_eq!(code(&env_key), 0, "{}", stderr(&env_key));
 }
 

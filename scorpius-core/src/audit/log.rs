@@ -311,4 +311,3 @@ pub fn key_problem(stored: &[(String, String)], key: &NoteVerifier) -> Option<Pr
         ),
     })
 }
-

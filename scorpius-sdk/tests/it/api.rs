@@ -272,11 +272,8 @@ async fn error_mapping() {
 
     // Transport: nothing listening.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let gone = Client::builder()
-        .base_url(format!("http://127.0.0.1:{port}"))
-        .retry(RetryPolicy::none())
-        .build()
-        .unwrap();
+    let gone =
+        Client::builder().base_url(format!("http://127.0.0.1:{port}")).retry(RetryPolicy::none()).build().unwrap();
     let e = gone.health_live().await.unwrap_err();
     assert!(matches!(e, Error::Transport { .. }), "{e:?}");
     assert!(e.is_retryable());

@@ -26,8 +26,7 @@ use scorpius_sdk::{
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 const HEALTH: &str = r#"{"status":"ok"}"#;
-const PROBLEM_503: &str =
-    r#"{"type":"https://github.com/scorpius-security/scorpius/blob/main/docs/server.md#unavailable","title":"Service unavailable","status":503,"detail":"busy"}"#;
+const PROBLEM_503: &str = r#"{"type":"https://github.com/scorpius-security/scorpius/blob/main/docs/server.md#unavailable","title":"Service unavailable","status":503,"detail":"busy"}"#;
 
 fn fast() -> RetryPolicy {
     RetryPolicy {
@@ -46,7 +45,13 @@ async fn serve(app: Router) -> String {
 }
 
 fn client(url: &str, retry: RetryPolicy) -> Client {
-    Client::builder().base_url(url).api_key("sk_test_x").retry(retry).timeout(Duration::from_millis(500)).build().unwrap()
+    Client::builder()
+        .base_url(url)
+        .api_key("sk_test_x")
+        .retry(retry)
+        .timeout(Duration::from_millis(500))
+        .build()
+        .unwrap()
 }
 
 fn problem(status: StatusCode, body: &'static str) -> Response {
@@ -210,9 +215,7 @@ async fn state_changes_without_idempotency_key_are_sent_once_and_scans_reuse_the
             let (h, k) = (Arc::clone(&h), Arc::clone(&k));
             async move {
                 h.fetch_add(1, Ordering::SeqCst);
-                k.lock()
-                    .unwrap()
-                    .push(headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned));
+                k.lock().unwrap().push(headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned));
                 problem(StatusCode::SERVICE_UNAVAILABLE, PROBLEM_503)
             }
         }),

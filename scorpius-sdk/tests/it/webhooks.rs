@@ -6,7 +6,7 @@ use std::{sync::Arc, time::Duration};
 
 use axum::{Router, body::Bytes, extract::State, http::HeaderMap, http::StatusCode, routing::post};
 use scorpius_core::webhooks::sign;
-use scorpius_sdk::webhooks::{self, VerifyError, Verifier, WebhookSecret};
+use scorpius_sdk::webhooks::{self, Verifier, VerifyError, WebhookSecret};
 
 struct App {
     secret: WebhookSecret,

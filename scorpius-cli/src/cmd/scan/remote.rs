@@ -35,8 +35,8 @@ pub fn run(cmd: &ScanCommand, server: &str, global: &GlobalArgs) -> Result<u8> {
                 r.raw = Some(raw.clone());
             } else if let Some(path) = &a.json {
                 let text = output::read_input(path, "transaction JSON")?;
-                let value: serde_json::Value = serde_json::from_str(&text)
-                    .map_err(|e| usage(format!("transaction JSON: not JSON ({e})")))?;
+                let value: serde_json::Value =
+                    serde_json::from_str(&text).map_err(|e| usage(format!("transaction JSON: not JSON ({e})")))?;
                 r.request = Some(value);
             } else {
                 (r.from, r.to, r.data, r.value) = (a.from.clone(), a.to.clone(), a.data.clone(), a.value.clone());
