@@ -87,7 +87,7 @@ fn remote_scans_match_local_scans() {
         assert!(code(&remote) <= 1, "{args:?}: {}", stderr(&remote));
         assert_eq!(stable(json_of(&local)), stable(json_of(&remote)), "{args:?}");
     }
-    // The approval is high: both gate the same way.
+    // The unlimited approval is medium: --fail-on medium gates, remotely as locally.
     let gated = run(
         &env,
         &[
@@ -98,7 +98,7 @@ fn remote_scans_match_local_scans() {
             "--data",
             APPROVE_UNLIMITED,
             "--fail-on",
-            "high",
+            "medium",
             "--format",
             "json",
             "--server",
@@ -223,7 +223,8 @@ fn admin_keys_and_audit() {
     env.write("other.vkey", format!("{}\n", stranger.verifier().encode()));
     let wrong = run(&env, &["admin", "audit", "verify", "--public-key", "other.vkey"], "");
     assert_eq!(code(&wrong), 1, "{}", stderr(&wrong));
-    assert!(String::from_utf8_lossy(&wrong.stdout).contains("DOES NOT VERIFY"));
+    let problems = json_of(&wrong)["problems"].as_array().unwrap().clone();
+    assert!(problems[0]["message"].as_str().unwrap().contains("checkpoint"), "{problems:?}");
     let garbage = env.write("garbage.vkey", "not a key");
     let g = run(&env, &["admin", "audit", "verify", "--public-key", garbage.to_str().unwrap()], "");
     assert_eq!(code(&g), 2, "{}", stderr(&g));
