@@ -67,6 +67,14 @@ pub enum Command {
     Revoke(cmd::revoke::RevokeCommand),
     /// Print a shell completion script.
     Completions(cmd::completions::Args),
+    /// Check an API key against a scorpius-server and store it (OS keyring, else a 0600
+    /// credentials file) for `scan --server` and `admin`.
+    Login(cmd::login::LoginArgs),
+    /// Forget the stored API key of a server.
+    Logout(cmd::login::LogoutArgs),
+    /// Administer a scorpius-server: API keys and the audit trail.
+    #[command(subcommand)]
+    Admin(cmd::admin::AdminCommand),
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ mod config;
 mod exit;
 mod intel;
 mod output;
+mod remote;
 mod render;
 mod rpc;
 mod wallet;
@@ -47,7 +48,7 @@ fn init_logging(verbose: u8, quiet: bool) {
     let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     // The HTTP transport's debug spans carry the full RPC URL, which may hold an API key:
     // never below info for it, whatever RUST_LOG says.
-    for cap in ["alloy_transport_http=info", "reqwest=info"] {
+    for cap in ["alloy_transport_http=info", "reqwest=info", "scorpius_sdk=info"] {
         if let Ok(d) = cap.parse() {
             filter = filter.add_directive(d);
         }

@@ -1,11 +1,13 @@
 //! One module per subcommand, each with its `Args` and a `run()` returning the exit code.
 
+pub mod admin;
 pub mod audit;
 pub mod completions;
 pub mod config;
 pub mod history;
 pub mod intel;
 pub mod keys;
+pub mod login;
 pub mod report;
 pub mod revoke;
 pub mod rules;
@@ -32,6 +34,9 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Keys(c) => keys::run(&c),
         Command::Snapshot(c) => snapshot::run(c, &global),
         Command::Revoke(c) => revoke::run(c, &global),
+        Command::Login(a) => login::login(&a),
+        Command::Logout(a) => login::logout(&a),
+        Command::Admin(c) => admin::run(c),
     };
     if let Some((action, resource)) = audited {
         crate::audit::record(action, &resource, &result);
@@ -62,6 +67,14 @@ fn audit_label(command: &Command) -> Option<(&'static str, String)> {
             Some(("report.create", a.output.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "-".into())))
         }
         Command::Keys(keys::KeysCommand::Generate) => Some(("key.generate", "report-signing".to_owned())),
+        Command::Login(a) => Some(("server.login", a.server.clone())),
+        Command::Logout(_) => Some(("server.logout", String::new())),
+        Command::Admin(admin::AdminCommand::Keys(k)) => match k {
+            admin::KeysCommand::Create { role, .. } => Some(("server.key.create", role.to_string())),
+            admin::KeysCommand::Rotate { id, .. } => Some(("server.key.rotate", id.clone())),
+            admin::KeysCommand::Revoke { id, .. } => Some(("server.key.revoke", id.clone())),
+            admin::KeysCommand::List { .. } => None,
+        },
         _ => None,
     }
 }

@@ -11,6 +11,7 @@ mod formats;
 mod history;
 mod intel;
 mod pdf;
+mod remote;
 mod report;
 mod rules;
 mod sarif;

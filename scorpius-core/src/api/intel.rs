@@ -1,6 +1,7 @@
-//! `POST /v1/intel/import`: a tenant's own threat feed, in any format `scorpius intel import`
-//! reads. The server keeps it per tenant; that tenant's scans and lookups then consult it
-//! beside the bundled datasets (no other tenant sees it).
+//! Intel routes: `GET /v1/intel/{value}` (what the threat intelligence says about an address or
+//! a domain) and `POST /v1/intel/import` (a tenant's own threat feed, in any format
+//! `scorpius intel import` reads; the server keeps it per tenant, and that tenant's scans and
+//! lookups then consult it beside the bundled datasets — no other tenant sees it).
 
 use std::sync::Arc;
 
@@ -17,6 +18,29 @@ use crate::{
         tsv,
     },
 };
+
+/// Query of `GET /v1/intel/{value}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[serde(deny_unknown_fields)]
+pub struct IntelQuery {
+    /// Chain name or id for address lookups (default: ethereum).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain: Option<String>,
+}
+
+/// What the intel knows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct IntelAnswer {
+    /// `address` or `domain`.
+    pub kind: String,
+    /// The value as normalised (checksummed address, host).
+    pub value: String,
+    /// Address records (labels, dataset, version, confidence) or the domain check.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub result: serde_json::Value,
+}
 
 /// The most bad rows quoted in an error.
 const MAX_ROW_ERRORS: usize = 20;

@@ -1,9 +1,12 @@
 //! Wire types of the server's HTTP API (`scorpius-server`), shared with the SDK so that both
 //! sides serialise the same structs: scan requests and how they become reports ([`scan`]),
-//! saved-scan listings ([`scans`]), API keys and roles ([`keys`]), and the RFC 9457 problem
+//! saved-scan listings ([`scans`]), API keys and roles ([`keys`]), the audit trail ([`audit`]),
+//! intel lookups ([`intel`]), health ([`health`]), and the RFC 9457 problem
 //! body every error carries ([`Problem`]). With the `openapi` feature the types also derive
 //! `utoipa::ToSchema` for the server's OpenAPI document.
 
+pub mod audit;
+pub mod health;
 pub mod intel;
 pub mod keys;
 pub mod scan;

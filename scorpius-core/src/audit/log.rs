@@ -10,6 +10,8 @@ use super::{
     merkle::{self, Frontier, Hash, NodeSource},
     verify::{Problem, ProblemKind},
 };
+// The proof and checkpoint shapes are wire types (`GET /v1/audit/*`), shared with the SDK.
+pub use crate::api::audit::{ConsistencyProof, InclusionProof, StoredCheckpoint};
 
 /// Longest actor, action or resource accepted, in bytes.
 pub const MAX_FIELD: usize = 4096;
@@ -237,38 +239,6 @@ pub fn append<W: LogWriter>(
     Ok(seqs)
 }
 
-/// An inclusion proof, ready to hand to a verifier.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct InclusionProof {
-    /// The entry.
-    pub seq: u64,
-    /// Tree size the proof is for.
-    pub tree_size: u64,
-    /// The entry hash (hex).
-    pub leaf_hash: String,
-    /// Sibling hashes, nearest first (hex).
-    pub proof: Vec<String>,
-    /// Root of the tree of `tree_size` entries (hex).
-    pub root: String,
-    /// The signed checkpoint for `tree_size`.
-    pub checkpoint: String,
-}
-
-/// A consistency proof between two tree sizes.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct ConsistencyProof {
-    /// The older size.
-    pub old_size: u64,
-    /// The newer size.
-    pub new_size: u64,
-    /// Root at the older size (hex).
-    pub old_root: String,
-    /// Root at the newer size (hex).
-    pub new_root: String,
-    /// Proof hashes (hex).
-    pub proof: Vec<String>,
-}
-
 /// The inclusion proof of entry `seq` in the tree of `size` entries (default: all), with the
 /// stored checkpoint for that size (signed now when none was stored for exactly that size).
 pub fn inclusion_proof<W: LogWriter>(
@@ -340,15 +310,4 @@ pub fn key_problem(stored: &[(String, String)], key: &NoteVerifier) -> Option<Pr
             stored.iter().map(|(_, k)| k.as_str()).collect::<Vec<_>>().join(", ")
         ),
     })
-}
-
-/// A stored checkpoint.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct StoredCheckpoint {
-    /// Tree size.
-    pub tree_size: u64,
-    /// When it was signed (Unix ms).
-    pub created_ms: i64,
-    /// The signed note.
-    pub note: String,
 }

@@ -7,11 +7,13 @@ use axum::{
     extract::{Path, State},
     response::{IntoResponse, Response},
 };
-use scorpius_core::audit::{
-    Entry,
-    log::{ConsistencyProof, InclusionProof, StoredCheckpoint},
+use scorpius_core::{
+    api::audit::{
+        CheckpointResponse, ConsistencyProof, ConsistencyQuery, EXPORT_FORMAT, EventsPage, EventsQuery, Export,
+        InclusionProof, ProofQuery,
+    },
+    audit::log::StoredCheckpoint,
 };
-use serde::{Deserialize, Serialize};
 
 use crate::{
     app::AppState,
@@ -21,31 +23,6 @@ use crate::{
     middleware::noted,
     store::AuditFilter,
 };
-
-/// Query of `GET /v1/audit/events`.
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct EventsQuery {
-    /// Entries with seq ≥ this (default 0); page with `next_from_seq`.
-    pub from_seq: Option<u64>,
-    /// Only this action, or a prefix ending in `*` (`scan.*`).
-    pub action: Option<String>,
-    /// Only entries at or after this Unix time in milliseconds.
-    pub since_ms: Option<i64>,
-    /// Page size, 1–1000 (default 100).
-    pub limit: Option<u32>,
-}
-
-/// A page of audit entries.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct EventsPage {
-    /// Entries, oldest first.
-    #[schema(value_type = Vec<Object>)]
-    pub entries: Vec<Entry>,
-    /// Pass as `from_seq` for the next page; absent on the last.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_from_seq: Option<u64>,
-}
 
 fn tenant_prefix(who: &Principal) -> String {
     format!("{}/", who.tenant)
@@ -71,30 +48,12 @@ pub async fn events(State(s): State<AppState>, who: Principal, Query(q): Query<E
     Ok(axum::Json(EventsPage { entries, next_from_seq }).into_response())
 }
 
-/// The newest signed checkpoint and the key that verifies it.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct CheckpointResponse {
-    /// The checkpoint (`tree_size`, `created_ms`, `note`: a C2SP signed note).
-    #[schema(value_type = Object)]
-    pub checkpoint: StoredCheckpoint,
-    /// The verifier key (`name+id+base64`).
-    pub public_key: String,
-}
-
 /// The log's newest signed checkpoint.
 #[utoipa::path(get, path = "/v1/audit/checkpoint", tag = "audit",
     responses((status = 200, body = CheckpointResponse)), security(("api_key" = []), ("bearer" = [])))]
 pub async fn checkpoint(State(s): State<AppState>, _who: Principal) -> ApiResult<Response> {
     let checkpoint = s.db(|st| st.audit_checkpoint()).await?;
     Ok(axum::Json(CheckpointResponse { checkpoint, public_key: s.store.audit_public_key() }).into_response())
-}
-
-/// Query of `GET /v1/audit/proof/{seq}`.
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct ProofQuery {
-    /// Tree size (default: the whole log).
-    pub size: Option<u64>,
 }
 
 /// Inclusion proof of one of the tenant's entries.
@@ -123,16 +82,6 @@ pub async fn proof(
     Ok(axum::Json(proof).into_response())
 }
 
-/// Query of `GET /v1/audit/consistency`.
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct ConsistencyQuery {
-    /// The older tree size.
-    pub old: u64,
-    /// The newer tree size (default: the whole log).
-    pub new: Option<u64>,
-}
-
 /// Consistency proof between two tree sizes (hashes only).
 #[utoipa::path(get, path = "/v1/audit/consistency", tag = "audit", params(ConsistencyQuery),
     responses((status = 200, description = "Both roots and the proof hashes", body = Object),
@@ -145,23 +94,6 @@ pub async fn consistency(
 ) -> ApiResult<Response> {
     let p: ConsistencyProof = s.db(move |st| st.audit_consistency(q.old, q.new)).await?;
     Ok(axum::Json(p).into_response())
-}
-
-/// An export of the tenant's entries with the checkpoint and key that verify them.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Export {
-    /// `scorpius-audit-export/v1`.
-    pub format: &'static str,
-    /// The tenant.
-    pub tenant: String,
-    /// The verifier key.
-    pub public_key: String,
-    /// The newest signed checkpoint.
-    #[schema(value_type = Object)]
-    pub checkpoint: StoredCheckpoint,
-    /// Every entry of the tenant, oldest first (each provable with `/v1/audit/proof/{seq}`).
-    #[schema(value_type = Vec<Object>)]
-    pub entries: Vec<Entry>,
 }
 
 /// Export the tenant's audit entries.
@@ -196,7 +128,7 @@ pub async fn export(State(s): State<AppState>, who: Principal) -> ApiResult<Resp
         .await?;
     let n = entries.len();
     let body = Export {
-        format: "scorpius-audit-export/v1",
+        format: EXPORT_FORMAT.to_owned(),
         tenant: who.tenant.clone(),
         public_key: s.store.audit_public_key(),
         checkpoint,

@@ -5,7 +5,7 @@
 use std::{sync::atomic::Ordering, time::Instant};
 
 use axum::{extract::State, http::StatusCode, response::IntoResponse};
-use serde::Serialize;
+use scorpius_core::api::health::{DeepHealth, Health, RpcHealth};
 
 use crate::{
     app::AppState,
@@ -13,20 +13,10 @@ use crate::{
     error::{ApiError, ApiResult},
 };
 
-/// Health status.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Health {
-    /// `ok` or `ready`.
-    pub status: &'static str,
-    /// Storage backend.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub backend: Option<&'static str>,
-}
-
 /// The process is up.
 #[utoipa::path(get, path = "/health/live", tag = "health", responses((status = 200, body = Health)))]
 pub async fn live() -> impl IntoResponse {
-    axum::Json(Health { status: "ok", backend: None })
+    axum::Json(Health { status: "ok".to_owned(), backend: None })
 }
 
 /// Ready to serve: not shutting down, storage reachable and migrated.
@@ -40,40 +30,7 @@ pub async fn ready(State(s): State<AppState>) -> ApiResult<impl IntoResponse> {
         tracing::warn!(error = %e, "readiness: storage unavailable");
         ApiError::Unavailable("storage unavailable".into())
     })?;
-    Ok(axum::Json(Health { status: "ready", backend: Some(s.store.backend()) }))
-}
-
-/// Deep check result.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct DeepHealth {
-    /// `ok` when everything passed; `degraded` (with status 503) when an RPC endpoint failed.
-    pub status: &'static str,
-    /// Storage backend.
-    pub backend: &'static str,
-    /// Write-read probe time (ms).
-    pub probe_ms: f64,
-    /// Audit entries verified.
-    pub audit_entries: u64,
-    /// Audit verification time (ms).
-    pub audit_verify_ms: f64,
-    /// The configured RPC endpoints.
-    pub rpc: Vec<RpcHealth>,
-}
-
-/// One RPC endpoint's check: `eth_chainId`, which must be the chain it is configured for.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct RpcHealth {
-    /// The chain it is configured for.
-    pub chain_id: u64,
-    /// The endpoint as shown (scheme, host and port).
-    pub endpoint: String,
-    /// Reachable and serving the right chain.
-    pub ok: bool,
-    /// Round trip (ms).
-    pub latency_ms: f64,
-    /// What went wrong.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
+    Ok(axum::Json(Health { status: "ready".to_owned(), backend: Some(s.store.backend().to_owned()) }))
 }
 
 async fn check_rpc(chain_id: u64, url: &str) -> RpcHealth {
@@ -126,8 +83,8 @@ pub async fn deep(State(s): State<AppState>, _who: Principal) -> ApiResult<impl 
     let rpc = futures_util::future::join_all(s.rpc_endpoints.iter().map(|(id, url)| check_rpc(*id, url))).await;
     let all_ok = rpc.iter().all(|r| r.ok);
     let body = DeepHealth {
-        status: if all_ok { "ok" } else { "degraded" },
-        backend: s.store.backend(),
+        status: if all_ok { "ok" } else { "degraded" }.to_owned(),
+        backend: s.store.backend().to_owned(),
         probe_ms,
         audit_entries: v.entries,
         audit_verify_ms,

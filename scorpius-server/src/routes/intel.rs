@@ -10,12 +10,11 @@ use axum::{
 };
 use scorpius_core::{
     api::{
-        intel::{IntelDataset, IntelImport},
+        intel::{IntelAnswer, IntelDataset, IntelImport, IntelQuery},
         scan::ChainSpec,
     },
     evm::parse,
 };
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::{
@@ -26,26 +25,6 @@ use crate::{
     middleware::noted,
     store::sqlite::now_ms,
 };
-
-/// Query of `GET /v1/intel/{value}`.
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct IntelQuery {
-    /// Chain name or id for address lookups (default: ethereum).
-    pub chain: Option<String>,
-}
-
-/// What the intel knows.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct IntelAnswer {
-    /// `address` or `domain`.
-    pub kind: &'static str,
-    /// The value as normalised (checksummed address, host).
-    pub value: String,
-    /// Address records (labels, dataset, version, confidence) or the domain check.
-    #[schema(value_type = Object)]
-    pub result: serde_json::Value,
-}
 
 /// Look up an address or a domain.
 #[utoipa::path(get, path = "/v1/intel/{value}", tag = "intel",
@@ -76,7 +55,7 @@ pub async fn lookup(
             })
             .collect();
         IntelAnswer {
-            kind: "address",
+            kind: "address".to_owned(),
             value: address.to_checksum(None),
             result: json!({ "chain_id": chain.id, "records": records }),
         }
@@ -84,7 +63,7 @@ pub async fn lookup(
         let domains = env.domains.as_ref().ok_or_else(|| ApiError::Unavailable("no domain lists are loaded".into()))?;
         let check = domains.check(&value)?;
         IntelAnswer {
-            kind: "domain",
+            kind: "domain".to_owned(),
             value: check.host.clone(),
             result: serde_json::to_value(&check).map_err(ApiError::internal)?,
         }

@@ -11,11 +11,10 @@ use base64::Engine as _;
 use scorpius_core::{
     api::{
         scan::{self, AddressScan, ContractScan, DomainScan, ScanRequest, SignatureScan, TransactionScan, WalletScan},
-        scans::{ReportFormat, ScanPage},
+        scans::{ListQuery, ReportFormat, ReportQuery, ScanPage},
     },
     model::{RiskLevel, ScanReport},
 };
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::{
@@ -200,24 +199,6 @@ pub async fn wallet(
     run(s, who, idem, body.raw, ScanRequest::Wallet(body.value)).await
 }
 
-/// Query of `GET /v1/scans`.
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    /// Only this kind (transaction, signature, address, domain, contract).
-    pub kind: Option<String>,
-    /// Only this target (case-insensitive, exact).
-    pub target: Option<String>,
-    /// Only scans started at or after this time (RFC 3339 or YYYY-MM-DD, UTC).
-    pub since: Option<String>,
-    /// Only scans at or above this risk level (none, low, medium, high, critical).
-    pub level: Option<String>,
-    /// From `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-    /// Page size, 1–100 (default 20).
-    pub limit: Option<u32>,
-}
-
 const KINDS: [&str; 6] = ["transaction", "signature", "address", "domain", "contract", "wallet"];
 
 fn parse_since(s: &str) -> ApiResult<i64> {
@@ -295,14 +276,6 @@ async fn load(s: &AppState, who: &Principal, id: String) -> ApiResult<ScanReport
 pub async fn get(State(s): State<AppState>, who: Principal, Path(id): Path<String>) -> ApiResult<Response> {
     let report = load(&s, &who, id).await?;
     Ok(([(header::CONTENT_TYPE, "application/json")], scorpius_core::report::to_json(&report)).into_response())
-}
-
-/// Query of `GET /v1/scans/{id}/report`.
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct ReportQuery {
-    /// json (default), markdown, html, csv, sarif or pdf.
-    pub format: Option<String>,
 }
 
 /// A saved scan rendered as a report.

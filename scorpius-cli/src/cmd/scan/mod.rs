@@ -4,6 +4,7 @@
 pub mod address;
 pub mod contract;
 pub mod domain;
+pub mod remote;
 pub mod signature;
 pub mod targets;
 pub mod tx;
@@ -76,13 +77,23 @@ pub struct CommonArgs {
     /// Do not save this scan in the local history (`scorpius history`).
     #[arg(long)]
     pub no_save: bool,
+    /// Run the scan on this scorpius-server (the key of `scorpius login`, or SCORPIUS_API_KEY):
+    /// same output and exit codes as a local scan.
+    #[arg(long, value_name = "URL", env = "SCORPIUS_SERVER")]
+    pub server: Option<String>,
 }
 
 /// Runs a scan subcommand, or the project's targets.
 pub fn run(args: ScanArgs, global: &GlobalArgs) -> Result<u8> {
     let Some(cmd) = args.command else {
+        if args.common.server.as_deref().is_some_and(|s| !s.trim().is_empty()) {
+            tracing::warn!("--server / SCORPIUS_SERVER is not used here: project targets are scanned locally");
+        }
         return targets::run(&args.common, global);
     };
+    if let Some(server) = remote::server_of(&cmd) {
+        return remote::run(&cmd, server, global);
+    }
     match cmd {
         ScanCommand::Tx(a) => tx::run(&a, global),
         ScanCommand::Signature(a) => signature::run(&a, global),

@@ -1,0 +1,253 @@
+//! `scorpius login|logout`, `scan … --server` and `admin …` against the real
+//! `scorpius-server` binary: remote scans give the same JSON and exit codes as local ones.
+
+use std::process::Output;
+
+use serde_json::Value;
+
+use crate::common::*;
+
+#[path = "../../../scorpius-sdk/tests/it/server.rs"]
+mod server;
+
+use server::TestServer;
+
+/// Runs `scorpius ARGS` in `env` with the keyring off and `stdin`.
+fn run(env: &Env, args: &[&str], stdin: &str) -> Output {
+    let out = env
+        .cmd()
+        .env("SCORPIUS_KEYRING", "off")
+        .args(args)
+        .write_stdin(stdin.to_owned())
+        .output()
+        .expect("running scorpius");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    out
+}
+
+fn login(env: &Env, s: &TestServer, key: &str) -> Output {
+    run(env, &["login", "--server", &s.url, "--api-key-stdin"], &format!("{key}\n"))
+}
+
+/// A report without what differs between two runs.
+fn stable(mut r: Value) -> Value {
+    for k in ["scan_id", "started_at", "duration_us"] {
+        r.as_object_mut().expect("a report object").remove(k);
+    }
+    r
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn remote_scans_match_local_scans() {
+    let s = TestServer::start();
+    let env = Env::new();
+    let out = login(&env, &s, &s.admin_key);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let err = stderr(&out);
+    // The keyring is off here: the key goes to the 0600 file, and the message says so.
+    assert!(err.contains("credentials.json") && err.contains("0600"), "{err}");
+    assert!(!err.contains(&s.admin_key), "the key is never printed");
+    let creds = env.user_config_path().with_file_name("credentials.json");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&creds).expect("credentials file").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    env.write("typed.json", PERMIT2_SINGLE_UNLIMITED);
+    env.write("hash.txt", RAW_HASH);
+    env.write("code.hex", "0x33ff");
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["scan", "tx", "--to", USDC, "--data", APPROVE_UNLIMITED, "--from", ANVIL_0],
+        vec!["scan", "tx", "--raw", RAW_1559_APPROVE],
+        vec!["scan", "signature", "typed.json"],
+        vec!["scan", "signature", "--eth-sign", "hash.txt"],
+        vec!["scan", "signature", "--personal", "-"],
+        vec!["scan", "address", "0xd90e2f925DA726b50C4Ed8D0Fb90Ad053324F31b"],
+        vec!["scan", "domain", "https://uniswap.org.example-login.com"],
+    ];
+    for args in cases {
+        let stdin = if args.contains(&"-") { SIWE_EXAMPLE_COM } else { "" };
+        let mut a = args.clone();
+        a.extend(["--format", "json", "--fail-on", "high"]);
+        let local = run(&env, &a, stdin);
+        a.extend(["--server", &s.url]);
+        let remote = run(&env, &a, stdin);
+        assert_eq!(code(&local), code(&remote), "{args:?}: {}", stderr(&remote));
+        assert!(code(&remote) <= 1, "{args:?}: {}", stderr(&remote));
+        assert_eq!(stable(json_of(&local)), stable(json_of(&remote)), "{args:?}");
+    }
+    // The unlimited approval is medium: --fail-on medium gates, remotely as locally.
+    let gated = run(
+        &env,
+        &[
+            "scan",
+            "tx",
+            "--to",
+            USDC,
+            "--data",
+            APPROVE_UNLIMITED,
+            "--fail-on",
+            "medium",
+            "--format",
+            "json",
+            "--server",
+            &s.url,
+        ],
+        "",
+    );
+    assert_eq!(code(&gated), 1);
+
+    // Contracts: the same findings from the same bytecode (the JSON shape differs, see docs/remote.md).
+    let local = json_of(&run(&env, &["scan", "contract", "code.hex", "--format", "json"], ""));
+    let remote = json_of(&run(&env, &["scan", "contract", "code.hex", "--format", "json", "--server", &s.url], ""));
+    assert_eq!(rule_ids(&local), rule_ids(&remote));
+    assert!(!rule_ids(&remote).is_empty());
+
+    // Remote scans are in the local history like local ones.
+    let hist = run(&env, &["history", "list", "--format", "json"], "");
+    assert_eq!(code(&hist), 0, "{}", stderr(&hist));
+
+    // Bad input the server refuses is exit 2 and names the field.
+    let bad = run(&env, &["scan", "tx", "--to", "0x1234", "--server", &s.url], "");
+    assert_eq!(code(&bad), 2, "{}", stderr(&bad));
+    assert!(stderr(&bad).contains("to"), "{}", stderr(&bad));
+    // Local-only options are refused with --server.
+    let hist_opt = run(&env, &["scan", "tx", "--to", USDC, "--history", "h.json", "--server", &s.url], "");
+    assert_eq!(code(&hist_opt), 2);
+    // A server that is not there: exit 3.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let gone = env
+        .cmd()
+        .env("SCORPIUS_KEYRING", "off")
+        .env("SCORPIUS_API_KEY", &s.admin_key)
+        .args(["scan", "domain", "example.org", "--server", &format!("http://127.0.0.1:{port}")])
+        .output()
+        .unwrap();
+    assert_eq!(code(&gone), 3, "{}", stderr(&gone));
+}
+
+#[test]
+fn login_refuses_bad_keys_and_logout_forgets() {
+    let s = TestServer::start();
+    let env = Env::new();
+    let bad = login(&env, &s, "sk_live_0000000000000000000000000000000000000000deadbeef");
+    assert_eq!(code(&bad), 2, "{}", stderr(&bad));
+    assert!(stderr(&bad).contains("refused"), "{}", stderr(&bad));
+    // Nothing stored: a remote scan has no key.
+    let none = run(&env, &["scan", "domain", "example.org", "--server", &s.url], "");
+    assert_eq!(code(&none), 2);
+    assert!(stderr(&none).contains("scorpius login"), "{}", stderr(&none));
+    // No terminal and no --api-key-stdin: a clear usage error.
+    let no_tty = run(&env, &["login", "--server", &s.url], "");
+    assert_eq!(code(&no_tty), 2);
+    assert!(stderr(&no_tty).contains("--api-key-stdin"));
+
+    assert_eq!(code(&login(&env, &s, &s.viewer_key)), 0);
+    // The default server is the last login's.
+    let list = run(&env, &["admin", "keys", "list"], "");
+    assert_eq!(code(&list), 2, "a viewer may not manage keys: {}", stderr(&list));
+    assert!(stderr(&list).contains("403"), "{}", stderr(&list));
+    let out = run(&env, &["logout"], "");
+    assert_eq!(code(&out), 0);
+    assert!(stderr(&out).contains("Logged out"), "{}", stderr(&out));
+    let after = run(&env, &["admin", "keys", "list", "--server", &s.url], "");
+    assert_eq!(code(&after), 2);
+    // SCORPIUS_API_KEY works without a login.
+    let env_key = env
+        .cmd()
+        .env("SCORPIUS_KEYRING", "off")
+        .env("SCORPIUS_API_KEY", &s.admin_key)
+        .args(["admin", "keys", "list", "--format", "json", "--server", &s.url])
+        .output()
+        .unwrap();
+    assert_eq!(code(&env_key), 0, "{}", stderr(&env_key));
+}
+
+#[test]
+fn admin_keys_and_audit() {
+    let s = TestServer::start();
+    let env = Env::new();
+    assert_eq!(code(&login(&env, &s, &s.admin_key)), 0);
+
+    let created = run(&env, &["admin", "keys", "create", "--role", "security", "--name", "ci"], "");
+    assert_eq!(code(&created), 0, "{}", stderr(&created));
+    let secret = String::from_utf8(created.stdout.clone()).unwrap().trim().to_owned();
+    assert!(secret.starts_with("sk_live_") && secret.len() == 56, "{secret}");
+    assert!(stderr(&created).contains("shown once"));
+
+    let list = json_of(&run(&env, &["admin", "keys", "list", "--format", "json"], ""));
+    let keys = list.as_array().unwrap();
+    let ci = keys.iter().find(|k| k["name"] == "ci").expect("the new key is listed");
+    let id = ci["id"].as_str().unwrap().to_owned();
+    assert!(!list.to_string().contains(&secret), "listing never shows secrets");
+
+    // Destructive commands need --yes without a terminal.
+    let refused = run(&env, &["admin", "keys", "rotate", &id], "");
+    assert_eq!(code(&refused), 2);
+    assert!(stderr(&refused).contains("--yes"), "{}", stderr(&refused));
+    let rotated = run(&env, &["admin", "keys", "rotate", &id, "--yes", "--format", "json"], "");
+    assert_eq!(code(&rotated), 0, "{}", stderr(&rotated));
+    let rotated = json_of(&rotated);
+    assert_eq!(rotated["key"]["id"], id.as_str());
+    assert_ne!(rotated["secret"], secret.as_str());
+    assert_eq!(code(&run(&env, &["admin", "keys", "revoke", &id], "")), 2);
+    let revoked = run(&env, &["admin", "keys", "revoke", &id, "--yes"], "");
+    assert_eq!(code(&revoked), 0, "{}", stderr(&revoked));
+    let again = run(&env, &["admin", "keys", "revoke", &id, "--yes"], "");
+    assert_eq!(code(&again), 2, "revoking twice: not found");
+
+    // Audit: verify (exit 0) and export.
+    let v = run(&env, &["admin", "audit", "verify", "--format", "json"], "");
+    assert_eq!(code(&v), 0, "{}", stderr(&v));
+    let v = json_of(&v);
+    assert_eq!(v["tenant"], "acme");
+    assert!(v["problems"].as_array().unwrap().is_empty());
+    let path = env.work().join("export.json");
+    let e = run(&env, &["admin", "audit", "export", "-o", path.to_str().unwrap()], "");
+    assert_eq!(code(&e), 0, "{}", stderr(&e));
+    let export: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(export["format"], "scorpius-audit-export/v1");
+    // A key that is not the log's: the checkpoint does not verify, exit 1.
+    let stranger = scorpius_core::audit::checkpoint::NoteSigner::generate("someone.else/audit").unwrap();
+    env.write("other.vkey", format!("{}\n", stranger.verifier().encode()));
+    let wrong = run(&env, &["admin", "audit", "verify", "--public-key", "other.vkey"], "");
+    assert_eq!(code(&wrong), 1, "{}", stderr(&wrong));
+    let problems = json_of(&wrong)["problems"].as_array().unwrap().clone();
+    assert!(problems[0]["message"].as_str().unwrap().contains("checkpoint"), "{problems:?}");
+    let garbage = env.write("garbage.vkey", "not a key");
+    let g = run(&env, &["admin", "audit", "verify", "--public-key", garbage.to_str().unwrap()], "");
+    assert_eq!(code(&g), 2, "{}", stderr(&g));
+}
+
+#[test]
+fn every_remote_command_has_help() {
+    let env = Env::new();
+    for args in [
+        vec!["login", "--help"],
+        vec!["logout", "--help"],
+        vec!["admin", "--help"],
+        vec!["admin", "keys", "--help"],
+        vec!["admin", "keys", "create", "--help"],
+        vec!["admin", "keys", "list", "--help"],
+        vec!["admin", "keys", "rotate", "--help"],
+        vec!["admin", "keys", "revoke", "--help"],
+        vec!["admin", "audit", "--help"],
+        vec!["admin", "audit", "verify", "--help"],
+        vec!["admin", "audit", "export", "--help"],
+    ] {
+        let out = run(&env, &args, "");
+        assert_eq!(code(&out), 0, "{args:?}");
+        assert!(!out.stdout.is_empty());
+    }
+}
