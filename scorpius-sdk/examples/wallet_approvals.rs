@@ -26,7 +26,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .iter()
         .filter(|f| f.rule_id.contains("approval") || f.rule_id.contains("permit") || f.rule_id.contains("operator"))
         .collect();
-    approvals.sort_by(|a, b| b.severity.cmp(&a.severity));
+    approvals.sort_by_key(|f| std::cmp::Reverse(f.severity));
     println!("{}: risk {}/100, {} approvals flagged", report.target, report.risk.score, approvals.len());
     for f in approvals.iter().take(10) {
         println!("  [{:?}] {}: {}", f.severity, f.rule_id, f.message);

@@ -251,3 +251,34 @@ fn every_remote_command_has_help() {
         assert!(!out.stdout.is_empty());
     }
 }
+
+/// On a machine without a Secret Service (no D-Bus session: headless Linux, CI) `login` says
+/// that there is no keyring and falls back to the credentials file, which then works.
+#[test]
+fn login_without_a_keyring_falls_back_to_the_file() {
+    if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some() || cfg!(not(target_os = "linux")) {
+        eprintln!("skipped: this machine may have an OS keyring, which the test must not write to");
+        return;
+    }
+    let s = TestServer::start();
+    let env = Env::new();
+    let out = env
+        .cmd()
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .args(["login", "--server", &s.url, "--api-key-stdin"])
+        .write_stdin(format!("{}\n", s.admin_key))
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("No OS keyring is available") && err.contains("SCORPIUS_API_KEY"), "{err}");
+    let scan = env
+        .cmd()
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .args(["scan", "domain", "example.org", "--server", &s.url, "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&scan), 0, "{}", stderr(&scan));
+    let out = env.cmd().env_remove("DBUS_SESSION_BUS_ADDRESS").args(["logout"]).output().unwrap();
+    assert!(stderr(&out).contains("credentials.json"), "{}", stderr(&out));
+}

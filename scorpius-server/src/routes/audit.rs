@@ -7,12 +7,9 @@ use axum::{
     extract::{Path, State},
     response::{IntoResponse, Response},
 };
-use scorpius_core::{
-    api::audit::{
-        CheckpointResponse, ConsistencyProof, ConsistencyQuery, EXPORT_FORMAT, EventsPage, EventsQuery, Export,
-        InclusionProof, ProofQuery,
-    },
-    audit::log::StoredCheckpoint,
+use scorpius_core::api::audit::{
+    CheckpointResponse, ConsistencyProof, ConsistencyQuery, EXPORT_FORMAT, EventsPage, EventsQuery, Export,
+    InclusionProof, ProofQuery,
 };
 
 use crate::{
