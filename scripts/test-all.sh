@@ -26,4 +26,23 @@ if [ -z "${SCORPIUS_TEST_POSTGRES_URL:-}" ] && command -v pg_isready >/dev/null 
   fi
 fi
 
+# The SDK's and the CLI's remote tests start the server binary this build makes (rather than
+# building it again with other features).
+target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
+export SCORPIUS_SERVER_BIN="$target_dir/debug/scorpius-server"
+
 cargo test --workspace --all-features --locked
+
+# The server's whole suite once more on PostgreSQL: database `test` on the machine's server,
+# a schema of its own per test server (see scorpius-server/tests/it/common.rs). The test binary
+# is the one just built; it is run directly so nothing is rebuilt.
+export SCORPIUS_TEST_DATABASE_URL="${SCORPIUS_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
+server_it=$(cargo test --workspace --all-features --locked --no-run --message-format=json 2>/dev/null \
+  | python3 -c 'import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "it" \
+            and "scorpius-server" in m["package_id"] and m.get("executable"):
+        print(m["executable"])')
+echo "server suite on PostgreSQL ($SCORPIUS_TEST_DATABASE_URL): $server_it"
+(cd scorpius-server && CARGO_MANIFEST_DIR="$PWD" "$server_it")

@@ -6,7 +6,8 @@
 //!   cargo run -p scorpius-sdk --example wallet_approvals -- 0xWALLET [CHAIN]
 //! ```
 
-use scorpius_sdk::{Client, new_idempotency_key};
+use scorpius_sdk::Client;
+use scorpius_sdk::api::scan::{ChainSpec, WalletScan};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -17,9 +18,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .base_url(std::env::var("SCORPIUS_SERVER")?)
         .api_key(std::env::var("SCORPIUS_API_KEY")?)
         .build()?;
-    // `POST /v1/scan/wallet` (body: address, chain, from_block).
-    let body = serde_json::to_vec(&serde_json::json!({ "address": wallet, "chain": chain }))?;
-    let report = client.scan_json("wallet", body, &new_idempotency_key()).await?;
+    let request = WalletScan { address: wallet, chain: Some(ChainSpec::Name(chain)), from_block: None };
+    let report = client.scan_wallet(&request).await?;
 
     let mut approvals: Vec<_> = report
         .findings

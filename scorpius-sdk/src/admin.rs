@@ -11,7 +11,7 @@ use scorpius_core::{
             ProofQuery,
         },
         health::{DeepHealth, Health},
-        intel::{IntelAnswer, IntelQuery},
+        intel::{IntelAnswer, IntelDataset, IntelImport, IntelQuery},
         keys::{CreateKeyRequest, CreatedKey, KeyInfo, KeyList},
     },
     audit::{
@@ -224,6 +224,32 @@ impl Client {
     pub async fn intel(&self, value: &str, chain: Option<&str>) -> Result<IntelAnswer> {
         let q = IntelQuery { chain: chain.map(str::to_owned) };
         self.json(&Req::get(format!("v1/intel/{}", seg(value))).query(&q)).await
+    }
+
+    /// Imports a threat feed as a dataset of the caller's tenant (replacing one of the same
+    /// name). Sent once: an import is not retried.
+    ///
+    /// # Errors
+    /// [`Error::Api`] 422 naming the bad rows or field.
+    pub async fn import_intel(&self, request: &IntelImport) -> Result<IntelDataset> {
+        let body = serde_json::to_vec(request).map_err(|e| Error::Config(format!("serialising the import: {e}")))?;
+        let req = Req {
+            method: Method::POST,
+            path: "v1/intel/import".into(),
+            query: None,
+            body: Some(body),
+            headers: Vec::new(),
+            retry: Retry::Never,
+        };
+        self.json(&req).await
+    }
+
+    /// The caller's tenant's intel datasets.
+    ///
+    /// # Errors
+    /// Transport and authorisation errors.
+    pub async fn intel_datasets(&self) -> Result<Vec<IntelDataset>> {
+        self.json(&Req::get("v1/intel/datasets")).await
     }
 
     // ---- health and meta -----------------------------------------------------------------

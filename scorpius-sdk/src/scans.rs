@@ -8,7 +8,7 @@
 use futures_util::{Stream, stream};
 use scorpius_core::{
     api::{
-        scan::{AddressScan, ContractScan, DomainScan, ScanRequest, SignatureScan, TransactionScan},
+        scan::{AddressScan, ContractScan, DomainScan, ScanRequest, SignatureScan, TransactionScan, WalletScan},
         scans::{ListQuery, ReportFormat, ReportQuery, ScanPage, ScanSummary},
     },
     model::ScanReport,
@@ -60,6 +60,7 @@ fn scan_path(request: &ScanRequest) -> (&'static str, Result<Vec<u8>>) {
         ScanRequest::Address(r) => ("address", body(r)),
         ScanRequest::Domain(r) => ("domain", body(r)),
         ScanRequest::Contract(r) => ("contract", body(r)),
+        ScanRequest::Wallet(r) => ("wallet", body(r)),
     }
 }
 
@@ -138,12 +139,23 @@ impl Client {
         self.scan(&ScanRequest::Domain(request.clone())).await
     }
 
-    /// Analyses contract bytecode.
+    /// Analyses contract bytecode, or the contract deployed at `address` (read over the
+    /// server's RPC endpoint for the chain).
     ///
     /// # Errors
-    /// As [`Client::scan`].
+    /// As [`Client::scan`]; 502 (`upstream-failed`) when the chain's endpoint fails.
     pub async fn scan_contract(&self, request: &ContractScan) -> Result<ScanReport> {
         self.scan(&ScanRequest::Contract(request.clone())).await
+    }
+
+    /// Scans a wallet's approvals, operators, Permit2 allowances and delegation over the
+    /// server's RPC endpoint for the chain; the inventory is in `subject.approvals`.
+    ///
+    /// # Errors
+    /// As [`Client::scan`]; 422 when the server has no endpoint for the chain, 502
+    /// (`upstream-failed`) when the endpoint fails.
+    pub async fn scan_wallet(&self, request: &WalletScan) -> Result<ScanReport> {
+        self.scan(&ScanRequest::Wallet(request.clone())).await
     }
 
     /// One page of the tenant's saved scans, newest first.

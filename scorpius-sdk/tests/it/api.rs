@@ -61,7 +61,11 @@ async fn scans_reports_and_pagination() {
     assert_eq!(dom.kind, ScanKind::Domain);
 
     let code = c
-        .scan_contract(&ContractScan { bytecode: SELFDESTRUCT_CODE.into(), name: Some("t".into()), chain: None })
+        .scan_contract(&ContractScan {
+            bytecode: SELFDESTRUCT_CODE.into(),
+            name: Some("t".into()),
+            ..ContractScan::default()
+        })
         .await
         .unwrap();
     assert_eq!(code.kind, ScanKind::Contract);
@@ -267,7 +271,7 @@ async fn error_mapping() {
 
     // 413: a body over the server's limit.
     let big = format!("0x{}", "60".repeat(4096));
-    let e = c.scan_contract(&ContractScan { bytecode: big, name: None, chain: None }).await.unwrap_err();
+    let e = c.scan_contract(&ContractScan { bytecode: big, ..ContractScan::default() }).await.unwrap_err();
     assert_eq!((e.status(), e.slug()), (Some(413), Some("payload-too-large")));
 
     // Transport: nothing listening.

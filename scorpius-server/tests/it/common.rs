@@ -8,12 +8,64 @@ use scorpius_server::{Server, auth::KeyMode, config::Config, hooks::Hooks, route
 use serde_json::Value;
 use tokio::sync::oneshot;
 
+/// The whole suite runs on PostgreSQL when `SCORPIUS_TEST_DATABASE_URL` is set
+/// (`postgres://postgres@127.0.0.1:5432/test` in `./scripts/test-all.sh`): every server gets a
+/// schema of its own there, dropped with it. Unset: SQLite in the server's data directory.
+pub fn backend() -> &'static str {
+    if std::env::var_os("SCORPIUS_TEST_DATABASE_URL").is_some() { "postgres" } else { "sqlite" }
+}
+
+/// A schema of its own on the suite's PostgreSQL, dropped on drop.
+#[cfg(feature = "postgres")]
+pub struct TestSchema {
+    base: String,
+    name: String,
+}
+
+#[cfg(feature = "postgres")]
+impl TestSchema {
+    fn create(base: &str) -> Self {
+        let mut id = [0u8; 6];
+        getrandom::fill(&mut id).unwrap();
+        let name = format!("it_{}", hex::encode(id));
+        let (b, n) = (base.to_owned(), name.clone());
+        std::thread::spawn(move || {
+            let mut c = postgres::Client::connect(&b, postgres::NoTls)
+                .unwrap_or_else(|e| panic!("SCORPIUS_TEST_DATABASE_URL is set but PostgreSQL is not reachable: {e}"));
+            c.batch_execute(&format!("CREATE SCHEMA {n}")).unwrap();
+        })
+        .join()
+        .unwrap();
+        TestSchema { base: base.to_owned(), name }
+    }
+
+    fn url(&self) -> String {
+        let sep = if self.base.contains('?') { '&' } else { '?' };
+        format!("{}{sep}options=-csearch_path%3D{}", self.base, self.name)
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl Drop for TestSchema {
+    fn drop(&mut self) {
+        let (b, n) = (self.base.clone(), self.name.clone());
+        let _ = std::thread::spawn(move || {
+            if let Ok(mut c) = postgres::Client::connect(&b, postgres::NoTls) {
+                let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {n} CASCADE"));
+            }
+        })
+        .join();
+    }
+}
+
 /// A running server with its own data directory.
 pub struct TestServer {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
     pub state: scorpius_server::app::AppState,
     pub _dir: tempfile::TempDir,
+    #[cfg(feature = "postgres")]
+    _schema: Option<TestSchema>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -48,7 +100,16 @@ impl TestServer {
         Self::start_config(config, dir).await
     }
 
-    pub async fn start_config(config: Config, dir: tempfile::TempDir) -> Self {
+    pub async fn start_config(mut config: Config, dir: tempfile::TempDir) -> Self {
+        #[cfg(feature = "postgres")]
+        let schema = match std::env::var("SCORPIUS_TEST_DATABASE_URL") {
+            Ok(base) if config.database_url.is_none() => {
+                let schema = tokio::task::spawn_blocking(move || TestSchema::create(&base)).await.unwrap();
+                config.database_url = Some(schema.url());
+                Some(schema)
+            }
+            _ => None,
+        };
         let server = Server::bind(config, Hooks::default()).await.unwrap();
         let addr = server.local_addr().unwrap();
         let state = server.state.clone();
@@ -56,7 +117,16 @@ impl TestServer {
         let task = tokio::spawn(server.run(async move {
             let _ = rx.await;
         }));
-        TestServer { addr, client: client(), state, _dir: dir, stop: Some(stop), task: Some(task) }
+        TestServer {
+            addr,
+            client: client(),
+            state,
+            _dir: dir,
+            #[cfg(feature = "postgres")]
+            _schema: schema,
+            stop: Some(stop),
+            task: Some(task),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {

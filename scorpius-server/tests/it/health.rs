@@ -15,7 +15,7 @@ async fn health_metrics_openapi_and_docs() {
     assert_eq!(live.json()["status"], "ok");
     let ready = s.call(Method::GET, "/health/ready", None, None).await;
     assert_eq!(ready.status, 200, "{}", ready.text);
-    assert_eq!(ready.json()["backend"], "sqlite");
+    assert_eq!(ready.json()["backend"], crate::common::backend());
     // Deep needs a key, and then probes storage and verifies the audit log.
     s.call(Method::GET, "/health/deep", None, None).await.assert_problem(401, "missing-key");
     let key = s.key("acme", Role::Viewer).await;

@@ -4,7 +4,7 @@
 
 use anyhow::Result;
 use scorpius_sdk::api::scan::{
-    AddressScan, ChainSpec, ContractScan, DomainScan, ScanRequest, SignatureScan, TransactionScan,
+    AddressScan, ChainSpec, ContractScan, DomainScan, ScanRequest, SignatureScan, TransactionScan, WalletScan,
 };
 
 use super::{CommonArgs, ScanCommand};
@@ -25,7 +25,7 @@ pub fn server_of(cmd: &ScanCommand) -> Option<&str> {
 
 /// Runs `cmd` on `server`.
 pub fn run(cmd: &ScanCommand, server: &str, global: &GlobalArgs) -> Result<u8> {
-    let (common, request): (&CommonArgs, Request) = match cmd {
+    let (common, request): (&CommonArgs, ScanRequest) = match cmd {
         ScanCommand::Tx(a) => {
             if a.history.is_some() {
                 return Err(usage("--history is not sent to a server: scan locally to check for address poisoning"));
@@ -41,7 +41,7 @@ pub fn run(cmd: &ScanCommand, server: &str, global: &GlobalArgs) -> Result<u8> {
             } else {
                 (r.from, r.to, r.data, r.value) = (a.from.clone(), a.to.clone(), a.data.clone(), a.value.clone());
             }
-            (&a.common, Request::Typed(ScanRequest::Transaction(r)))
+            (&a.common, ScanRequest::Transaction(r))
         }
         ScanCommand::Signature(a) => {
             let text = output::read_input(&a.input, "signature request")?;
@@ -53,42 +53,46 @@ pub fn run(cmd: &ScanCommand, server: &str, global: &GlobalArgs) -> Result<u8> {
             } else {
                 r.typed_data = Some(serde_json::Value::String(text));
             }
-            (&a.common, Request::Typed(ScanRequest::Signature(r)))
+            (&a.common, ScanRequest::Signature(r))
         }
         ScanCommand::Address(a) => {
             if a.common.no_intel {
                 return Err(usage("scan address needs threat intelligence: drop --no-intel"));
             }
-            (&a.common, Request::Typed(ScanRequest::Address(AddressScan { address: a.address.clone(), chain: None })))
+            (&a.common, ScanRequest::Address(AddressScan { address: a.address.clone(), chain: None }))
         }
-        ScanCommand::Domain(a) => (&a.common, Request::Typed(ScanRequest::Domain(DomainScan { site: a.site.clone() }))),
+        ScanCommand::Domain(a) => (&a.common, ScanRequest::Domain(DomainScan { site: a.site.clone() })),
         ScanCommand::Contract(a) => {
             let [target] = a.targets.as_slice() else {
-                return Err(usage("a remote contract scan takes one bytecode file (or - for stdin)"));
+                return Err(usage("a remote contract scan takes one bytecode file (or - for stdin) or one address"));
             };
             if a.rpc_url.is_some() {
                 return Err(usage("--rpc-url is not used with --server: the server reads the chain itself"));
             }
             let path = std::path::Path::new(target);
-            if target != "-" && !path.is_file() {
-                return Err(usage(format!(
-                    "{target}: a remote contract scan takes a file of hex bytecode; artifacts, directories and \
-                     deployed addresses are scanned locally"
-                )));
+            let is_address = target.len() == 42 && target.starts_with("0x") && !path.exists();
+            if is_address {
+                let r = ContractScan { address: Some(target.clone()), ..ContractScan::default() };
+                (&a.common, ScanRequest::Contract(r))
+            } else {
+                if target != "-" && !path.is_file() {
+                    return Err(usage(format!(
+                        "{target}: a remote contract scan takes a file of hex bytecode or a deployed address; \
+                         artifacts and directories are scanned locally"
+                    )));
+                }
+                let bytecode = output::read_input(target, "bytecode")?.trim().to_owned();
+                let name = (target != "-").then(|| target.clone());
+                let r = ContractScan { bytecode, name, ..ContractScan::default() };
+                (&a.common, ScanRequest::Contract(r))
             }
-            let bytecode = output::read_input(target, "bytecode")?.trim().to_owned();
-            let name = (target != "-").then(|| target.clone());
-            (&a.common, Request::Typed(ScanRequest::Contract(ContractScan { bytecode, name, chain: None })))
         }
         ScanCommand::Wallet(a) => {
             if a.snapshot.is_some() || a.rpc_url.is_some() {
                 return Err(usage("--snapshot and --rpc-url are local: with --server the server reads the chain"));
             }
-            let mut body = serde_json::json!({ "address": a.address });
-            if let Some(from) = a.from_block {
-                body["from_block"] = from.into();
-            }
-            (&a.common, Request::Json("wallet", body))
+            let r = WalletScan { address: a.address.clone(), chain: None, from_block: a.from_block };
+            (&a.common, ScanRequest::Wallet(r))
         }
     };
     if common.no_intel {
@@ -103,29 +107,16 @@ pub fn run(cmd: &ScanCommand, server: &str, global: &GlobalArgs) -> Result<u8> {
         let (key, _) = remote::resolve_key(&s)?;
         (s.clone(), remote::client(&s, Some(key))?)
     };
-    let report = match request {
-        Request::Typed(mut r) => {
-            match &mut r {
-                ScanRequest::Transaction(t) => t.chain = Some(chain),
-                ScanRequest::Signature(t) => t.chain = Some(chain),
-                ScanRequest::Address(t) => t.chain = Some(chain),
-                ScanRequest::Contract(t) => t.chain = Some(chain),
-                ScanRequest::Domain(_) => {}
-            }
-            remote::block_on(client.scan(&r))?
-        }
-        Request::Json(kind, mut body) => {
-            body["chain"] = settings.ctx.chain.id.into();
-            let bytes = serde_json::to_vec(&body)?;
-            remote::block_on(client.scan_json(kind, bytes, &scorpius_sdk::new_idempotency_key()))?
-        }
+    let mut request = request;
+    match &mut request {
+        ScanRequest::Transaction(t) => t.chain = Some(chain),
+        ScanRequest::Signature(t) => t.chain = Some(chain),
+        ScanRequest::Address(t) => t.chain = Some(chain),
+        ScanRequest::Contract(t) => t.chain = Some(chain),
+        ScanRequest::Wallet(t) => t.chain = Some(chain),
+        ScanRequest::Domain(_) => {}
     }
-    .map_err(|e| remote::error(e).context(format!("scanning on {server_url}")))?;
+    let report = remote::block_on(client.scan(&request))?
+        .map_err(|e| remote::error(e).context(format!("scanning on {server_url}")))?;
     super::finish(&report, &settings, common)
-}
-
-enum Request {
-    Typed(ScanRequest),
-    /// A kind this SDK version has no typed request for yet.
-    Json(&'static str, serde_json::Value),
 }
