@@ -40,6 +40,8 @@ pub struct AppState {
     pub limiter: Arc<Limiter>,
     /// Extension points for metering and webhooks.
     pub hooks: Hooks,
+    /// Usage metering and webhooks (issue 9); set by [`crate::Server::bind`].
+    pub metering: Option<Arc<crate::metering::Metering>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -65,6 +67,7 @@ impl AppState {
                     .with_middleware::<StateInformationMiddleware>(),
             ),
             hooks,
+            metering: None,
         }
     }
 

@@ -63,6 +63,12 @@ pub struct Config {
     /// default `<data dir>/audit-signing.key`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audit_signing_key: Option<PathBuf>,
+    /// `[metering]`: plans, quotas, prices (issue 9; docs/metering.md).
+    #[serde(default)]
+    pub metering: crate::metering::MeteringConfig,
+    /// `[webhooks]`: delivery timeout, retries (issue 9; docs/webhooks.md).
+    #[serde(default)]
+    pub webhooks: crate::webhooks::WebhooksConfig,
 }
 
 impl Default for Config {
@@ -80,6 +86,8 @@ impl Default for Config {
             rate_limit_burst: 100,
             log_format: "json".into(),
             audit_signing_key: None,
+            metering: Default::default(),
+            webhooks: Default::default(),
         }
     }
 }
@@ -118,6 +126,8 @@ impl Config {
         if self.rate_limit_per_second == 0 || self.rate_limit_burst == 0 {
             anyhow::bail!("rate_limit_per_second and rate_limit_burst must be at least 1");
         }
+        self.metering.validate().map_err(anyhow::Error::msg)?;
+        self.webhooks.validate().map_err(anyhow::Error::msg)?;
         if self.max_body_bytes == 0 {
             anyhow::bail!("max_body_bytes must be at least 1");
         }

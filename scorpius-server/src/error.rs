@@ -58,6 +58,14 @@ pub enum ApiError {
     /// 429: over the key's rate limit.
     #[error("rate limit exceeded: retry after {0} s")]
     RateLimited(u64),
+    /// 429: a monthly quota of the tenant's plan is used up (issue 9).
+    #[error("{detail}")]
+    QuotaExceeded {
+        /// What, how much, and when it resets.
+        detail: String,
+        /// Seconds until the reset (`Retry-After`).
+        retry_after: u64,
+    },
     /// 503: shutting down or storage unavailable.
     #[error("{0}")]
     Unavailable(String),
@@ -95,6 +103,7 @@ impl ApiError {
             }
             ApiError::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid-input", "Invalid input"),
             ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate-limited", "Too many requests"),
+            ApiError::QuotaExceeded { .. } => (StatusCode::TOO_MANY_REQUESTS, "quota-exceeded", "Quota exceeded"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable"),
             ApiError::Timeout => (StatusCode::SERVICE_UNAVAILABLE, "timeout", "Request timed out"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
@@ -169,7 +178,7 @@ impl IntoResponse for ApiError {
             ApiError::MissingKey | ApiError::InvalidKey | ApiError::ExpiredKey(_) => {
                 h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"scorpius\""));
             }
-            ApiError::RateLimited(secs) => {
+            ApiError::RateLimited(secs) | ApiError::QuotaExceeded { retry_after: secs, .. } => {
                 h.insert(header::RETRY_AFTER, HeaderValue::from(*secs));
             }
             _ => {}

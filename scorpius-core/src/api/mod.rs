@@ -7,6 +7,8 @@
 pub mod keys;
 pub mod scan;
 pub mod scans;
+pub mod usage;
+pub mod webhooks;
 
 use serde::{Deserialize, Serialize};
 

@@ -62,7 +62,7 @@ pub struct DeepHealth {
 #[utoipa::path(get, path = "/health/deep", tag = "health",
     responses((status = 200, body = DeepHealth), (status = 503, description = "A check failed", body = scorpius_core::api::Problem, content_type = "application/problem+json")),
     security(("api_key" = []), ("bearer" = [])))]
-pub async fn deep(State(s): State<AppState>, _who: Principal) -> ApiResult<impl IntoResponse> {
+pub async fn deep(State(s): State<AppState>, who: Principal) -> ApiResult<impl IntoResponse> {
     let t = Instant::now();
     s.db(|st| st.probe()).await.map_err(|e| {
         tracing::error!(error = %e, "deep health: storage probe failed");
@@ -76,6 +76,11 @@ pub async fn deep(State(s): State<AppState>, _who: Principal) -> ApiResult<impl 
     })?;
     if !v.problems.is_empty() {
         tracing::error!(problems = v.problems.len(), "deep health: the audit log does not verify");
+        let event = crate::hooks::ServerEvent::AuditVerificationFailed {
+            problems: v.problems.len(),
+            first_seq: v.problems[0].seq,
+        };
+        s.hooks.event(&who, &event);
         return Err(ApiError::Unavailable(format!(
             "the audit log does not verify: {} problem(s), first at seq {:?}",
             v.problems.len(),

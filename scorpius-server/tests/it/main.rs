@@ -8,6 +8,8 @@ mod common;
 mod health;
 mod keys;
 mod matrix;
+mod metering;
 #[cfg(feature = "postgres")]
 mod pg;
 mod scans;
+mod webhooks;
