@@ -166,7 +166,7 @@ pub struct Burst {
 }
 
 /// A plan: what a tenant may use per month and what it costs.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Plan {
     /// ISO 4217 code shown on bills (default `USD`).
@@ -185,6 +185,13 @@ pub struct Plan {
 
 fn usd() -> String {
     "USD".into()
+}
+
+impl Default for Plan {
+    /// No quotas, no burst limit, no prices, in USD.
+    fn default() -> Self {
+        Plan { currency: usd(), quotas: BTreeMap::new(), burst: None, prices: BTreeMap::new() }
+    }
 }
 
 impl Plan {
@@ -243,6 +250,8 @@ mod tests {
         assert_eq!(plan.quota(Meter::ScanTransaction), Some(1000));
         assert_eq!(plan.quota(Meter::ApiRequests), None, "absent means unlimited");
         assert_eq!(plan.currency, "USD");
+        assert_eq!(Plan::default().currency, "USD");
+        Plan::default().validate().unwrap();
     }
 
     #[test]

@@ -26,7 +26,7 @@ use scorpius_core::{
 use scorpius_server::config::Config;
 use serde_json::{Value, json};
 
-use crate::common::{TX, TestServer, test_config};
+use crate::common::{TestServer, test_config};
 
 /// What a receiver does with each request.
 #[derive(Debug, Clone, Copy, Default)]
@@ -158,12 +158,12 @@ async fn deliveries_are_signed_and_verify_with_the_secret_shown_once() {
         assert!(!r.text.contains(&secret[6..]), "{path} shows the secret");
         assert!(!r.text.contains("secret"), "{path}: {}", r.text);
     }
-    let tx: Value = serde_json::from_str(TX).unwrap();
-    let scan = s.post("/v1/scan/transaction", &admin, &json!({ "request": tx })).await;
+    // A listed phishing domain: a critical finding.
+    let scan = s.post("/v1/scan/domain", &admin, &json!({ "site": "https://wallet.0army.io/connect" })).await;
     assert_eq!(scan.status, 201, "{}", scan.text);
     let scan_id = scan.json()["scan_id"].as_str().unwrap().to_owned();
     let critical = scan.json()["findings"].as_array().unwrap().iter().any(|f| f["severity"] == "critical");
-    assert!(critical, "the drainer batch has a critical finding: {}", scan.text);
+    assert!(critical, "a listed phishing domain is a critical finding: {}", scan.text);
     let created = s.post("/v1/keys", &admin, &json!({ "role": "viewer" })).await.json();
     let new_key = created["key"]["id"].as_str().unwrap().to_owned();
     assert_eq!(s.call(Method::DELETE, &format!("/v1/keys/{new_key}"), Some(&admin), None).await.status, 204);
