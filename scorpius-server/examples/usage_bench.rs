@@ -48,11 +48,7 @@ async fn main() -> anyhow::Result<()> {
     };
     // The events: the previous full month, 10 keys, 5 meters, spread evenly over the month.
     let now = scorpius_server::store::sqlite::now_ms();
-    let month = {
-        let p = Period::containing(now);
-        let prev = Period::containing(p.start_ms() - 1);
-        prev
-    };
+    let month = Period::containing(Period::containing(now).start_ms() - 1);
     let span = month.end_ms() - month.start_ms();
     let meters =
         [Meter::ApiRequests, Meter::ScanTransaction, Meter::ScanSignature, Meter::ScanAddress, Meter::ScanDomain];

@@ -346,7 +346,7 @@ impl UsageStore for SqliteUsage {
                 removed.push((meter_of(&meter)?, key, units, ts));
             }
         }
-        removed.sort_by(|a, b| a.0.cmp(&b.0));
+        removed.sort_by_key(|r| r.0);
         for (meter, key, units, ts) in &removed {
             tx.execute(
                 "UPDATE usage_counters SET units = units - ?4 WHERE tenant = ?1 AND meter = ?2 AND period_ms = ?3",
