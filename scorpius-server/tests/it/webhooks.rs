@@ -439,3 +439,46 @@ async fn subscriptions_are_validated() {
     s.call(Method::DELETE, &format!("/v1/webhooks/{id}"), Some(&admin), None).await.assert_problem(404, "not-found");
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_audit_verification_is_announced_to_every_subscribed_tenant() {
+    let (addr, inbox) = receiver(Behaviour::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path());
+    fast(&mut config);
+    let s = TestServer::start_config(config, tempfile::tempdir().unwrap()).await;
+    let acme = s.key("acme", Role::Admin).await;
+    let globex = s.key("globex", Role::Admin).await;
+    subscribe(&s, &acme, &format!("http://{addr}/hook"), &["audit.verification_failed"]).await;
+    subscribe(&s, &globex, &format!("http://{addr}/hook"), &["audit.verification_failed"]).await;
+    assert_eq!(s.get("/health/deep", &acme).await.status, 200);
+    // Someone with file access rewrites an entry behind the log's back.
+    let db = dir.path().join("audit.sqlite");
+    tokio::task::spawn_blocking(move || {
+        let conn = rusqlite::Connection::open(db).unwrap();
+        conn.execute_batch(
+            "DROP TRIGGER audit_entries_redact_only; UPDATE audit_entries SET resource = 'rewritten' WHERE seq = 1;",
+        )
+        .unwrap();
+    })
+    .await
+    .unwrap();
+    s.get("/health/deep", &acme).await.assert_problem(503, "unavailable");
+    assert!(wait_until(10, || types(&inbox).len() >= 2).await, "{:?}", types(&inbox));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut tenants: Vec<String> = inbox
+        .lock()
+        .unwrap()
+        .requests
+        .iter()
+        .map(|r| {
+            let b: Value = serde_json::from_str(&r.body).unwrap();
+            assert_eq!(b["type"], "audit.verification_failed");
+            assert!(b["data"]["problems"].as_u64().unwrap() >= 1, "{b}");
+            b["tenant"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    tenants.sort();
+    assert_eq!(tenants, vec!["acme", "globex"]);
+    s.stop().await;
+}
