@@ -148,13 +148,20 @@ pub struct WebhookInfo {
 }
 
 /// `POST /v1/webhooks` response: the subscription and its signing secret (shown once).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `Debug` leaves the secret out.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreatedWebhook {
     /// The subscription.
     pub webhook: WebhookInfo,
     /// `whsec_…`: verify deliveries with it; it is not shown again.
     pub secret: String,
+}
+
+impl fmt::Debug for CreatedWebhook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CreatedWebhook").field("webhook", &self.webhook).field("secret", &"<redacted>").finish()
+    }
 }
 
 /// `GET /v1/webhooks`.
@@ -247,4 +254,30 @@ pub struct DeliveryList {
 pub struct Redelivery {
     /// `dlv_…` of the new delivery (same message id).
     pub delivery_id: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_names_round_trip_and_the_secret_never_prints() {
+        for e in EventType::ALL {
+            assert_eq!(e.as_str().parse::<EventType>().unwrap(), e);
+            assert_eq!(serde_json::to_string(&e).unwrap(), format!("\"{e}\""));
+        }
+        let created = CreatedWebhook {
+            webhook: WebhookInfo {
+                id: "wh_1".into(),
+                url: "https://example.com/".into(),
+                events: vec![EventType::ScanCompleted],
+                description: None,
+                enabled: true,
+                disabled_reason: None,
+                created_at: "2026-11-28T00:00:00Z".into(),
+            },
+            secret: "whsec_c2VjcmV0c2VjcmV0c2VjcmV0".into(),
+        };
+        assert!(!format!("{created:?}").contains("c2VjcmV0"));
+    }
 }
