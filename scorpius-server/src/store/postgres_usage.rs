@@ -517,6 +517,14 @@ impl UsageStore for PgUsage {
         data: &serde_json::Value,
         now_ms: i64,
     ) -> StoreResult<Vec<String>> {
+        // Most events have no subscriber: find out without a transaction.
+        let any = self.conn().query_opt(
+            "SELECT 1 FROM webhook_endpoints WHERE disabled_ms IS NULL AND ($1::TEXT IS NULL OR tenant = $1) LIMIT 1",
+            &[&tenant],
+        )?;
+        if any.is_none() {
+            return Ok(Vec::new());
+        }
         self.with_tx(|tx| enqueue_tx(tx, tenant, event, data, now_ms))
     }
 

@@ -497,6 +497,16 @@ impl UsageStore for SqliteUsage {
         now_ms: i64,
     ) -> StoreResult<Vec<String>> {
         let mut conn = self.conn();
+        // Most events have no subscriber: find out without taking the write lock.
+        let any: Option<i64> = conn
+            .prepare_cached(
+                "SELECT 1 FROM webhook_endpoints WHERE disabled_ms IS NULL AND (?1 IS NULL OR tenant = ?1) LIMIT 1",
+            )?
+            .query_row(params![tenant], |r| r.get(0))
+            .optional()?;
+        if any.is_none() {
+            return Ok(Vec::new());
+        }
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let ids = enqueue_tx(&tx, tenant, event, data, now_ms)?;
         tx.commit()?;
