@@ -170,9 +170,17 @@ impl SqliteUsage {
         Ok(SqliteUsage { pool, next: AtomicUsize::new(0) })
     }
 
+    /// A reading connection (round robin over all but the writer's).
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
-        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.pool.len();
+        let readers = self.pool.len() - 1;
+        let i = 1 + self.next.fetch_add(1, Ordering::Relaxed) % readers;
         lock(&self.pool[i])
+    }
+
+    /// The one writing connection: writers queue on its mutex in the process instead of
+    /// sleeping in SQLite's busy handler (which costs milliseconds per conflict).
+    fn writer(&self) -> std::sync::MutexGuard<'_, Connection> {
+        lock(&self.pool[0])
     }
 }
 
@@ -248,7 +256,7 @@ impl UsageStore for SqliteUsage {
         events: &[UsageEvent],
         quota: &(dyn Fn(Meter) -> Option<u64> + Sync),
     ) -> StoreResult<RecordOutcome> {
-        let mut conn = self.conn();
+        let mut conn = self.writer();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut counted = Vec::new();
         let mut duplicates = 0;
@@ -331,7 +339,7 @@ impl UsageStore for SqliteUsage {
     }
 
     fn unrecord(&self, tenant: &str, idem_ids: &[String]) -> StoreResult<usize> {
-        let mut conn = self.conn();
+        let mut conn = self.writer();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut removed = Vec::new();
         for id in idem_ids {
@@ -409,7 +417,7 @@ impl UsageStore for SqliteUsage {
     }
 
     fn create_endpoint(&self, e: &EndpointRecord) -> StoreResult<()> {
-        self.conn().execute(
+        self.writer().execute(
             "INSERT INTO webhook_endpoints (id, tenant, url, events, description, secret, created_ms)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![e.id, e.tenant, e.url, events_text(&e.events), e.description, e.secret, e.created_ms],
@@ -444,7 +452,7 @@ impl UsageStore for SqliteUsage {
         now_ms: i64,
     ) -> StoreResult<Option<EndpointRecord>> {
         {
-            let mut conn = self.conn();
+            let mut conn = self.writer();
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let n = tx.execute(
                 "UPDATE webhook_endpoints SET url = COALESCE(?3, url), events = COALESCE(?4, events),
@@ -477,7 +485,7 @@ impl UsageStore for SqliteUsage {
     }
 
     fn delete_endpoint(&self, tenant: &str, id: &str) -> StoreResult<bool> {
-        let mut conn = self.conn();
+        let mut conn = self.writer();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let n = tx.execute("DELETE FROM webhook_endpoints WHERE tenant = ?1 AND id = ?2", params![tenant, id])?;
         tx.execute(
@@ -496,17 +504,19 @@ impl UsageStore for SqliteUsage {
         data: &serde_json::Value,
         now_ms: i64,
     ) -> StoreResult<Vec<String>> {
-        let mut conn = self.conn();
-        // Most events have no subscriber: find out without taking the write lock.
-        let any: Option<i64> = conn
-            .prepare_cached(
+        let any: Option<i64> = {
+            let conn = self.conn();
+            // Most events have no subscriber: find out without taking the write lock.
+            conn.prepare_cached(
                 "SELECT 1 FROM webhook_endpoints WHERE disabled_ms IS NULL AND (?1 IS NULL OR tenant = ?1) LIMIT 1",
             )?
             .query_row(params![tenant], |r| r.get(0))
-            .optional()?;
+            .optional()?
+        };
         if any.is_none() {
             return Ok(Vec::new());
         }
+        let mut conn = self.writer();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let ids = enqueue_tx(&tx, tenant, event, data, now_ms)?;
         tx.commit()?;
@@ -514,7 +524,7 @@ impl UsageStore for SqliteUsage {
     }
 
     fn claim(&self, now_ms: i64, lease_ms: i64, limit: u32) -> StoreResult<Vec<Claimed>> {
-        let mut conn = self.conn();
+        let mut conn = self.writer();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let claimed = {
             let mut stmt = tx.prepare_cached(
@@ -551,7 +561,7 @@ impl UsageStore for SqliteUsage {
     }
 
     fn finish(&self, a: &AttemptResult) -> StoreResult<bool> {
-        let mut conn = self.conn();
+        let mut conn = self.writer();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let attempts: i64 = tx
             .query_row(
@@ -671,7 +681,7 @@ impl UsageStore for SqliteUsage {
         delivery_id: &str,
         now_ms: i64,
     ) -> StoreResult<Option<String>> {
-        let mut conn = self.conn();
+        let mut conn = self.writer();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let message: Option<String> = tx
             .query_row(
