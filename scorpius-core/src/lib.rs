@@ -14,6 +14,7 @@ pub mod contract;
 pub mod error;
 pub mod evm;
 pub mod intel;
+pub mod metering;
 pub mod model;
 pub mod policy;
 pub mod report;

@@ -29,7 +29,7 @@ async fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {
     let mut blocking = 0;
     for file in &files {
         let bytecode = std::fs::read_to_string(file)?.trim().to_owned();
-        let req = ContractScan { bytecode, name: Some(file.clone()), chain: None };
+        let req = ContractScan { bytecode, name: Some(file.clone()), ..ContractScan::default() };
         let report: ScanReport = match (&remote, &local) {
             (Some(client), _) => client.scan_contract(&req).await?,
             (None, Some(analyzer)) => analyzer.scan_contract(&req)?,

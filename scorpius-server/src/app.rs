@@ -48,6 +48,8 @@ pub struct AppState {
     pub policies: Option<Arc<crate::policy::Policies>>,
     /// Scan environments of tenants with their own intel datasets.
     tenant_envs: Arc<Mutex<HashMap<String, TenantEnv>>>,
+    /// Usage metering and webhooks (issue 9); set by [`crate::Server::bind`].
+    pub metering: Option<Arc<crate::metering::Metering>>,
 }
 
 /// A tenant's scan environment and the storage stamp it was built from.
@@ -89,6 +91,7 @@ impl AppState {
                     .with_middleware::<StateInformationMiddleware>(),
             ),
             hooks,
+            metering: None,
         }
     }
 

@@ -161,11 +161,17 @@ pub enum Action {
     KeysManage,
     /// `GET /health/deep`.
     HealthDeep,
+    /// `GET /v1/usage`, `/v1/usage/forecast` (issue 9).
+    UsageRead,
+    /// `GET /v1/billing/preview` (issue 9).
+    BillingRead,
+    /// `/v1/webhooks*` (issue 9).
+    WebhooksManage,
 }
 
 impl Action {
     /// Every action, in the order of the documented matrix.
-    pub const ALL: [Action; 8] = [
+    pub const ALL: [Action; 11] = [
         Action::ScanRun,
         Action::ScanRead,
         Action::IntelRead,
@@ -174,6 +180,9 @@ impl Action {
         Action::AuditExport,
         Action::KeysManage,
         Action::HealthDeep,
+        Action::UsageRead,
+        Action::BillingRead,
+        Action::WebhooksManage,
     ];
 
     /// The action's id in policies (`Scorpius::Action::"scan.run"`).
@@ -187,6 +196,9 @@ impl Action {
             Action::AuditExport => "audit.export",
             Action::KeysManage => "keys.manage",
             Action::HealthDeep => "health.deep",
+            Action::UsageRead => "usage.read",
+            Action::BillingRead => "billing.read",
+            Action::WebhooksManage => "webhooks.manage",
         }
     }
 
@@ -201,6 +213,9 @@ impl Action {
             Action::AuditExport => "export the audit log",
             Action::KeysManage => "manage API keys",
             Action::HealthDeep => "run the deep health check",
+            Action::UsageRead => "read usage",
+            Action::BillingRead => "preview the bill",
+            Action::WebhooksManage => "manage webhooks",
         }
     }
 }
@@ -211,7 +226,7 @@ pub fn allowed(role: Role, action: Action) -> bool {
     match role {
         Role::Admin => true,
         Role::Security => matches!(action, ScanRun | ScanRead | IntelRead | IntelImport | AuditRead | HealthDeep),
-        Role::Auditor => matches!(action, ScanRead | AuditRead | AuditExport | HealthDeep),
+        Role::Auditor => matches!(action, ScanRead | AuditRead | AuditExport | HealthDeep | UsageRead | BillingRead),
         Role::Viewer => matches!(action, ScanRead | HealthDeep),
     }
 }

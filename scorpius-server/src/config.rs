@@ -81,6 +81,12 @@ pub struct Config {
     /// entry), for policies' `context.ip`. Unset: the peer address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_ip_header: Option<String>,
+    /// `[metering]`: plans, quotas, prices (issue 9; docs/metering.md).
+    #[serde(default)]
+    pub metering: crate::metering::MeteringConfig,
+    /// `[webhooks]`: delivery timeout, retries (issue 9; docs/webhooks.md).
+    #[serde(default)]
+    pub webhooks: crate::webhooks::WebhooksConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -114,6 +120,8 @@ impl Default for Config {
             rpc: BTreeMap::new(),
             policy_file: None,
             client_ip_header: None,
+            metering: Default::default(),
+            webhooks: Default::default(),
         }
     }
 }
@@ -161,6 +169,8 @@ impl Config {
         if self.rate_limit_per_second == 0 || self.rate_limit_burst == 0 {
             anyhow::bail!("rate_limit_per_second and rate_limit_burst must be at least 1");
         }
+        self.metering.validate().map_err(anyhow::Error::msg)?;
+        self.webhooks.validate().map_err(anyhow::Error::msg)?;
         if self.max_body_bytes == 0 {
             anyhow::bail!("max_body_bytes must be at least 1");
         }

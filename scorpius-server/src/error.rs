@@ -61,6 +61,14 @@ pub enum ApiError {
     /// 502: the chain's RPC endpoint failed (unreachable, or answered with an error).
     #[error("{0}")]
     Upstream(String),
+    /// 429: a monthly quota of the tenant's plan is used up (issue 9).
+    #[error("{detail}")]
+    QuotaExceeded {
+        /// What, how much, and when it resets.
+        detail: String,
+        /// Seconds until the reset (`Retry-After`).
+        retry_after: u64,
+    },
     /// 503: shutting down or storage unavailable.
     #[error("{0}")]
     Unavailable(String),
@@ -99,6 +107,7 @@ impl ApiError {
             ApiError::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid-input", "Invalid input"),
             ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate-limited", "Too many requests"),
             ApiError::Upstream(_) => (StatusCode::BAD_GATEWAY, "upstream-failed", "The chain's RPC endpoint failed"),
+            ApiError::QuotaExceeded { .. } => (StatusCode::TOO_MANY_REQUESTS, "quota-exceeded", "Quota exceeded"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable"),
             ApiError::Timeout => (StatusCode::SERVICE_UNAVAILABLE, "timeout", "Request timed out"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
@@ -180,7 +189,7 @@ impl IntoResponse for ApiError {
             ApiError::MissingKey | ApiError::InvalidKey | ApiError::ExpiredKey(_) => {
                 h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"scorpius\""));
             }
-            ApiError::RateLimited(secs) => {
+            ApiError::RateLimited(secs) | ApiError::QuotaExceeded { retry_after: secs, .. } => {
                 h.insert(header::RETRY_AFTER, HeaderValue::from(*secs));
             }
             _ => {}

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use scorpius_core::model::ScanReport;
+use scorpius_core::{api::keys::Role, model::ScanReport};
 
 use crate::auth::Principal;
 
@@ -22,12 +22,39 @@ pub struct RequestRecord<'a> {
     pub status: u16,
 }
 
+/// Something that happened in the server that webhooks announce (issue 9).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum ServerEvent {
+    /// A key was created through the API.
+    KeyCreated {
+        /// Its id.
+        key_id: String,
+        /// Its role.
+        role: Role,
+    },
+    /// A key was revoked through the API.
+    KeyRevoked {
+        /// Its id.
+        key_id: String,
+    },
+    /// `/health/deep` found that the audit log does not verify.
+    AuditVerificationFailed {
+        /// Number of problems.
+        problems: usize,
+        /// The first failing sequence number.
+        first_seq: Option<u64>,
+    },
+}
+
 /// A hook: override what you need.
 pub trait Hook: Send + Sync + 'static {
     /// After every authenticated request (allowed or denied).
     fn on_request(&self, _record: &RequestRecord<'_>) {}
     /// After a scan was stored (not on an idempotent replay).
     fn on_scan(&self, _principal: &Principal, _report: &ScanReport) {}
+    /// After a key event or a failed audit verification (`principal`: who caused it).
+    fn on_event(&self, _principal: &Principal, _event: &ServerEvent) {}
 }
 
 /// The registered hooks.
@@ -57,6 +84,12 @@ impl Hooks {
     pub(crate) fn scan(&self, principal: &Principal, report: &ScanReport) {
         for h in &self.0 {
             h.on_scan(principal, report);
+        }
+    }
+
+    pub(crate) fn event(&self, principal: &Principal, event: &ServerEvent) {
+        for h in &self.0 {
+            h.on_event(principal, event);
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod hooks;
+pub mod metering;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
@@ -23,6 +24,7 @@ pub mod ratelimit;
 pub mod router;
 pub mod routes;
 pub mod store;
+pub mod webhooks;
 
 use std::{
     future::Future,
@@ -59,6 +61,22 @@ pub fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
     }
 }
 
+/// Opens the metering and webhook store of the configured backend (issue 9).
+pub fn open_usage_store(config: &Config) -> Result<Arc<dyn store::usage::UsageStore>> {
+    match &config.database_url {
+        None => {
+            let dir = config.data_dir()?;
+            Ok(Arc::new(store::sqlite_usage::SqliteUsage::open(&dir).context("opening the SQLite metering store")?))
+        }
+        #[cfg(feature = "postgres")]
+        Some(url) => {
+            Ok(Arc::new(store::postgres_usage::PgUsage::open(url).context("opening the PostgreSQL metering store")?))
+        }
+        #[cfg(not(feature = "postgres"))]
+        Some(_) => anyhow::bail!("this build has no PostgreSQL support (cargo feature `postgres`)"),
+    }
+}
+
 /// The bundled intel and domain lists, loaded once.
 pub fn load_scan_env() -> Result<ScanEnv> {
     let domains = bundled::domain_index(&[]).context("loading the bundled domain lists")?;
@@ -85,11 +103,18 @@ impl Server {
             Some(path) => Some(Arc::new(policy::Policies::load(path)?)),
             None => None,
         };
+        let usage = {
+            let config = config.clone();
+            tokio::task::spawn_blocking(move || open_usage_store(&config)).await??
+        };
+        let metering = Arc::new(metering::Metering::new(usage, config.metering.clone()));
+        let hooks = hooks.with(Arc::new(webhooks::WebhookHook(Arc::clone(&metering))));
         let listener =
             tokio::net::TcpListener::bind(&config.bind).await.with_context(|| format!("binding {}", config.bind))?;
         app::started();
         let mut state = AppState::new(store, env, config, hooks);
         state.policies = policies;
+        state.metering = Some(metering);
         Ok(Server { state, listener })
     }
 
@@ -110,6 +135,12 @@ impl Server {
                 limiter.retain_recent();
             }
         });
+        let deliveries = match &state.metering {
+            Some(m) if state.config.webhooks.deliver => {
+                Some(tokio::spawn(webhooks::worker(state.clone(), Arc::clone(m))))
+            }
+            _ => None,
+        };
         let flag = Arc::clone(&state.shutting_down);
         let signal = async move {
             shutdown.await;
@@ -122,6 +153,9 @@ impl Server {
             .with_graceful_shutdown(signal)
             .await;
         sweeper.abort();
+        if let Some(d) = deliveries {
+            d.abort();
+        }
         result.context("serving HTTP")
     }
 }

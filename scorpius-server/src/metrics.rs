@@ -57,3 +57,9 @@ pub fn audit_append(ok: bool) {
 pub fn rate_limited() {
     metrics::counter!("scorpius_rate_limited_total").increment(1);
 }
+
+/// A webhook delivery attempt (issue 9).
+pub fn webhook_attempt(success: bool) {
+    metrics::counter!("scorpius_webhook_attempts_total", "result" => if success { "success" } else { "failure" })
+        .increment(1);
+}

@@ -148,7 +148,7 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
                 None => Ok(()),
             };
             let mut r = match allowed {
-                Ok(()) => next.run(req).await,
+                Ok(()) => crate::metering::around(&state, &principal, &route, req, next).await,
                 Err(e) => e.into_response(),
             };
             r.headers_mut().extend(headers);

@@ -6,7 +6,7 @@ use utoipa::{
     openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme},
 };
 
-use crate::routes::{audit, health, intel, keys, meta, scans};
+use crate::routes::{audit, health, intel, keys, meta, scans, usage, webhooks};
 
 struct Security;
 
@@ -34,6 +34,9 @@ impl Modify for Security {
         keys::create_key, keys::list_keys, keys::rotate_key, keys::revoke_key,
         health::live, health::ready, health::deep,
         meta::metrics, meta::openapi,
+        usage::usage, usage::forecast, usage::billing_preview,
+        webhooks::create, webhooks::list, webhooks::get, webhooks::update, webhooks::remove,
+        webhooks::deliveries, webhooks::redeliver,
     ),
     components(schemas(
         scorpius_core::api::Problem,
@@ -54,9 +57,31 @@ impl Modify for Security {
         scorpius_core::api::keys::KeyInfo,
         scorpius_core::api::keys::CreatedKey,
         scorpius_core::api::keys::KeyList,
+        scorpius_core::metering::Meter,
+        scorpius_core::api::usage::Granularity,
+        scorpius_core::api::usage::GroupBy,
+        scorpius_core::api::usage::UsageRow,
+        scorpius_core::api::usage::UsageReport,
+        scorpius_core::api::usage::MeterForecast,
+        scorpius_core::api::usage::UsageForecast,
+        scorpius_core::api::usage::AppliedTier,
+        scorpius_core::api::usage::BillLine,
+        scorpius_core::api::usage::BillingPreview,
+        scorpius_core::api::webhooks::EventType,
+        scorpius_core::api::webhooks::WebhookMessage,
+        scorpius_core::api::webhooks::CreateWebhookRequest,
+        scorpius_core::api::webhooks::UpdateWebhookRequest,
+        scorpius_core::api::webhooks::WebhookInfo,
+        scorpius_core::api::webhooks::CreatedWebhook,
+        scorpius_core::api::webhooks::WebhookList,
+        scorpius_core::api::webhooks::DeliveryState,
+        scorpius_core::api::webhooks::DeliveryAttempt,
+        scorpius_core::api::webhooks::Delivery,
+        scorpius_core::api::webhooks::DeliveryList,
+        scorpius_core::api::webhooks::Redelivery,
     )),
     modifiers(&Security),
-    tags((name = "scans"), (name = "intel"), (name = "audit"), (name = "keys"), (name = "health"), (name = "meta"))
+    tags((name = "scans"), (name = "intel"), (name = "audit"), (name = "keys"), (name = "health"), (name = "meta"), (name = "usage"), (name = "webhooks"))
 )]
 #[derive(Debug)]
 pub struct ApiDoc;

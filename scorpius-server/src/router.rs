@@ -21,7 +21,7 @@ use tower_http::{
 use crate::{
     app::AppState,
     auth::Action,
-    routes::{audit, health, intel, keys, meta, scans},
+    routes::{audit, health, intel, keys, meta, scans, usage, webhooks},
 };
 
 /// Authenticated routes: method, path template, action.
@@ -48,6 +48,17 @@ pub const PROTECTED: &[(&str, &str, Action)] = &[
     ("POST", "/v1/keys/{id}/rotate", Action::KeysManage),
     ("DELETE", "/v1/keys/{id}", Action::KeysManage),
     ("GET", "/health/deep", Action::HealthDeep),
+    // issue 9: metering and webhooks
+    ("GET", "/v1/usage", Action::UsageRead),
+    ("GET", "/v1/usage/forecast", Action::UsageRead),
+    ("GET", "/v1/billing/preview", Action::BillingRead),
+    ("POST", "/v1/webhooks", Action::WebhooksManage),
+    ("GET", "/v1/webhooks", Action::WebhooksManage),
+    ("GET", "/v1/webhooks/{id}", Action::WebhooksManage),
+    ("PATCH", "/v1/webhooks/{id}", Action::WebhooksManage),
+    ("DELETE", "/v1/webhooks/{id}", Action::WebhooksManage),
+    ("GET", "/v1/webhooks/{id}/deliveries", Action::WebhooksManage),
+    ("POST", "/v1/webhooks/{id}/deliveries/{delivery}/redeliver", Action::WebhooksManage),
 ];
 
 /// The action of an authenticated route.
@@ -79,6 +90,13 @@ pub fn build(state: AppState) -> Router {
         .route("/v1/keys/{id}/rotate", post(keys::rotate_key))
         .route("/v1/keys/{id}", delete(keys::revoke_key))
         .route("/health/deep", get(health::deep))
+        .route("/v1/usage", get(usage::usage))
+        .route("/v1/usage/forecast", get(usage::forecast))
+        .route("/v1/billing/preview", get(usage::billing_preview))
+        .route("/v1/webhooks", post(webhooks::create).get(webhooks::list))
+        .route("/v1/webhooks/{id}", get(webhooks::get).patch(webhooks::update).delete(webhooks::remove))
+        .route("/v1/webhooks/{id}/deliveries", get(webhooks::deliveries))
+        .route("/v1/webhooks/{id}/deliveries/{delivery}/redeliver", post(webhooks::redeliver))
         .route_layer(from_fn_with_state(state.clone(), crate::middleware::authenticate));
     let public = Router::new()
         .route("/health/live", get(health::live))
@@ -120,7 +138,7 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
         return None;
     }
     let layer = CorsLayer::new()
-        .allow_methods([Method::GET, Method::POST, Method::DELETE])
+        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
         .allow_headers([
             axum::http::header::CONTENT_TYPE,
             axum::http::header::AUTHORIZATION,

@@ -11,6 +11,8 @@ pub mod intel;
 pub mod keys;
 pub mod scan;
 pub mod scans;
+pub mod usage;
+pub mod webhooks;
 
 use serde::{Deserialize, Serialize};
 

@@ -59,7 +59,7 @@ async fn check_rpc(chain_id: u64, url: &str) -> RpcHealth {
     responses((status = 200, body = DeepHealth),
               (status = 503, description = "Storage or the audit log failed (a problem), or an RPC endpoint did (`degraded`, with the checks)", body = DeepHealth)),
     security(("api_key" = []), ("bearer" = [])))]
-pub async fn deep(State(s): State<AppState>, _who: Principal) -> ApiResult<impl IntoResponse> {
+pub async fn deep(State(s): State<AppState>, who: Principal) -> ApiResult<impl IntoResponse> {
     let t = Instant::now();
     s.db(|st| st.probe()).await.map_err(|e| {
         tracing::error!(error = %e, "deep health: storage probe failed");
@@ -73,6 +73,11 @@ pub async fn deep(State(s): State<AppState>, _who: Principal) -> ApiResult<impl 
     })?;
     if !v.problems.is_empty() {
         tracing::error!(problems = v.problems.len(), "deep health: the audit log does not verify");
+        let event = crate::hooks::ServerEvent::AuditVerificationFailed {
+            problems: v.problems.len(),
+            first_seq: v.problems[0].seq,
+        };
+        s.hooks.event(&who, &event);
         return Err(ApiError::Unavailable(format!(
             "the audit log does not verify: {} problem(s), first at seq {:?}",
             v.problems.len(),

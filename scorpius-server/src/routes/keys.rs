@@ -99,6 +99,7 @@ pub async fn create_key(
     let created = s.db(move |st| create(st, mode, &tenant, req.role, req.name, expires_ms)).await?;
     let details = serde_json::json!({ "role": created.key.role.as_str() });
     let id = created.key.id.clone();
+    s.hooks.event(&who, &crate::hooks::ServerEvent::KeyCreated { key_id: id.clone(), role: created.key.role });
     Ok(noted((StatusCode::CREATED, axum::Json(created)).into_response(), "key.create", id, details))
 }
 
@@ -142,5 +143,6 @@ pub async fn revoke_key(State(s): State<AppState>, who: Principal, Path(id): Pat
     if !s.db(move |st| st.revoke_key(&tenant, &kid, now_ms())).await? {
         return Err(ApiError::NotFound(format!("no active key {id}")));
     }
+    s.hooks.event(&who, &crate::hooks::ServerEvent::KeyRevoked { key_id: id.clone() });
     Ok(noted(StatusCode::NO_CONTENT.into_response(), "key.revoke", id, serde_json::json!({})))
 }

@@ -7,3 +7,5 @@ pub mod intel;
 pub mod keys;
 pub mod meta;
 pub mod scans;
+pub mod usage;
+pub mod webhooks;

@@ -8,9 +8,13 @@
 
 pub mod batch;
 pub mod sqlite;
+pub mod sqlite_usage;
+pub mod usage;
 
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "postgres")]
+pub mod postgres_usage;
 
 use scorpius_core::{
     api::{intel::IntelDataset, keys::Role, scans::ScanSummary},

@@ -12,8 +12,10 @@ mod health;
 mod intel;
 mod keys;
 mod matrix;
+mod metering;
 mod onchain;
 #[cfg(feature = "postgres")]
 mod pg;
 mod policy;
 mod scans;
+mod webhooks;

@@ -20,6 +20,8 @@ fn allowed_roles(method: &str, route: &str) -> &'static [Role] {
         ("GET", r) if r.starts_with("/v1/audit/") => &[Admin, Security, Auditor],
         (_, r) if r.starts_with("/v1/keys") => &[Admin],
         ("GET", "/health/deep") => &[Admin, Security, Auditor, Viewer],
+        ("GET", "/v1/usage" | "/v1/usage/forecast" | "/v1/billing/preview") => &[Admin, Auditor],
+        (_, r) if r.starts_with("/v1/webhooks") => &[Admin],
         other => panic!("route {other:?} is missing from the test's matrix"),
     }
 }
@@ -31,6 +33,34 @@ struct Fixture {
 
 async fn victim_key(s: &TestServer) -> String {
     s.key_expiring("acme", Role::Viewer, None).await.key.id
+}
+
+/// A webhook of acme with one delivery: (webhook id, delivery id).
+async fn victim_webhook(s: &TestServer) -> (String, String) {
+    use scorpius_core::api::webhooks::EventType;
+    use scorpius_server::store::usage::{EndpointRecord, new_id};
+    let store = std::sync::Arc::clone(&s.state.metering.as_ref().unwrap().store);
+    tokio::task::spawn_blocking(move || {
+        let now = scorpius_server::store::sqlite::now_ms();
+        let id = new_id("wh_").unwrap();
+        let endpoint = EndpointRecord {
+            id: id.clone(),
+            tenant: "acme".into(),
+            url: "http://127.0.0.1:9/hook".into(),
+            events: vec![EventType::KeyCreated],
+            description: None,
+            secret: vec![7; 32],
+            created_ms: now,
+            disabled_ms: None,
+            disabled_reason: None,
+        };
+        store.create_endpoint(&endpoint).unwrap();
+        store.enqueue(Some("acme"), EventType::KeyCreated, &json!({ "key_id": "key_x" }), now).unwrap();
+        let delivery = store.deliveries("acme", &id, 1).unwrap().remove(0).id;
+        (id, delivery)
+    })
+    .await
+    .unwrap()
 }
 
 /// The concrete request for a route template.
@@ -46,6 +76,10 @@ async fn request(s: &TestServer, f: &Fixture, method: &str, route: &str) -> (Met
         "/v1/scan/wallet" => Some(json!({ "address": "0x8ba1f109551bd432803012645ac136ddd64dba72" })),
         "/v1/intel/import" => Some(json!({ "dataset": "walk", "format": "txt", "content": "walk.example\n" })),
         "/v1/keys" if method == "POST" => Some(json!({ "role": "viewer" })),
+        "/v1/webhooks" if method == "POST" => {
+            Some(json!({ "url": "http://127.0.0.1:9/hook", "events": ["scan.completed"] }))
+        }
+        "/v1/webhooks/{id}" if method == "PATCH" => Some(json!({ "description": "renamed" })),
         _ => None,
     };
     let path = match route {
@@ -56,6 +90,12 @@ async fn request(s: &TestServer, f: &Fixture, method: &str, route: &str) -> (Met
         "/v1/audit/consistency" => "/v1/audit/consistency?old=1".into(),
         "/v1/keys/{id}/rotate" => format!("/v1/keys/{}/rotate", victim_key(s).await),
         "/v1/keys/{id}" => format!("/v1/keys/{}", victim_key(s).await),
+        "/v1/webhooks/{id}" => format!("/v1/webhooks/{}", victim_webhook(s).await.0),
+        "/v1/webhooks/{id}/deliveries" => format!("/v1/webhooks/{}/deliveries", victim_webhook(s).await.0),
+        "/v1/webhooks/{id}/deliveries/{delivery}/redeliver" => {
+            let (id, delivery) = victim_webhook(s).await;
+            format!("/v1/webhooks/{id}/deliveries/{delivery}/redeliver")
+        }
         other => other.to_owned(),
     };
     (m, path, body)

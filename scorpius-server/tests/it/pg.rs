@@ -219,3 +219,83 @@ async fn two_replicas_share_one_rate_limit_and_tenant_intel() {
     a.stop().await;
     b.stop().await;
 }
+
+/// Two replicas with the same plans on one database (issue 9).
+async fn start_pg_with(
+    db: &TestDb,
+    key_dir: &std::path::Path,
+    tweak: impl Fn(&mut scorpius_server::config::Config),
+) -> TestServer {
+    let mut config = test_config(key_dir);
+    config.database_url = Some(db.url());
+    tweak(&mut config);
+    TestServer::start_config(config, tempfile::tempdir().unwrap()).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_replicas_count_exactly_and_never_exceed_a_quota() {
+    use scorpius_core::metering::{Meter, plan::Plan};
+    let db = TestDb::new();
+    let keys = tempfile::tempdir().unwrap();
+    let plans = |c: &mut scorpius_server::config::Config| {
+        let plan = Plan { quotas: [(Meter::ScanDomain, 25)].into(), ..Plan::default() };
+        c.metering.plans.insert("limited".into(), plan);
+        c.metering.tenants.insert("acme".into(), "limited".into());
+    };
+    let a = start_pg_with(&db, keys.path(), plans).await;
+    let b = start_pg_with(&db, keys.path(), plans).await;
+    let acme = a.key_expiring("acme", Role::Security, None).await;
+    let free = a.key_expiring("globex", Role::Security, None).await;
+    let body = json!({ "site": "example.org" });
+    // 80 requests over both replicas at once, for each tenant.
+    let both = [&a, &b];
+    let (limited, unlimited) = tokio::join!(
+        crate::metering::parallel(&both, &acme.secret, "/v1/scan/domain", &body, 80),
+        crate::metering::parallel(&both, &free.secret, "/v1/scan/domain", &body, 80),
+    );
+    assert_eq!(limited.iter().filter(|&&c| c == 201).count(), 25, "{limited:?}");
+    assert_eq!(limited.iter().filter(|&&c| c == 429).count(), 55, "{limited:?}");
+    assert!(unlimited.iter().all(|&c| c == 201), "{unlimited:?}");
+    let acme_admin = a.key("acme", Role::Admin).await;
+    let globex_admin = b.key("globex", Role::Admin).await;
+    let acme_usage = crate::metering::usage_by_key(&b, &acme_admin).await;
+    assert_eq!(acme_usage.get(&(acme.key.id.clone(), "scan.domain".into())), Some(&25));
+    assert_eq!(acme_usage.get(&(acme.key.id.clone(), "api.requests".into())), Some(&25));
+    let globex_usage = crate::metering::usage_by_key(&a, &globex_admin).await;
+    assert_eq!(globex_usage.get(&(free.key.id.clone(), "scan.domain".into())), Some(&80));
+    assert_eq!(globex_usage.get(&(free.key.id.clone(), "api.requests".into())), Some(&80));
+    // The raw events agree with the rollups: nothing lost, nothing twice.
+    let m = a.state.metering.clone().unwrap();
+    let counts = tokio::task::spawn_blocking(move || {
+        (m.store.event_count("acme").unwrap(), m.store.event_count("globex").unwrap())
+    })
+    .await
+    .unwrap();
+    assert_eq!(counts, (25 + 25 + 1, 80 + 80 + 1));
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_replicas_deliver_each_message_once() {
+    use crate::webhooks::{Behaviour, fast, receiver, subscribe, wait_until};
+    let db = TestDb::new();
+    let keys = tempfile::tempdir().unwrap();
+    let (addr, inbox) = receiver(Behaviour::default()).await;
+    let a = start_pg_with(&db, keys.path(), fast).await;
+    let b = start_pg_with(&db, keys.path(), fast).await;
+    let admin = a.key("acme", Role::Admin).await;
+    subscribe(&a, &admin, &format!("http://{addr}/hook"), &["scan.completed"]).await;
+    let statuses =
+        crate::metering::parallel(&[&a, &b], &admin, "/v1/scan/domain", &json!({ "site": "example.org" }), 30).await;
+    assert!(statuses.iter().all(|&c| c == 201), "{statuses:?}");
+    assert!(wait_until(20, || inbox.lock().unwrap().requests.len() >= 30).await);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let mut ids: Vec<String> = inbox.lock().unwrap().requests.iter().map(|r| r.id.clone()).collect();
+    assert_eq!(ids.len(), 30);
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 30, "a message was delivered twice");
+    a.stop().await;
+    b.stop().await;
+}

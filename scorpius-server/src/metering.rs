@@ -1,0 +1,373 @@
+//! Usage metering in the request path (issue 9): every authenticated request that passed the
+//! role check is metered before its handler runs. [`around`] reserves the request's units —
+//! `api.requests`, plus `scan.<kind>` for a scan POST or `report.sarif` / `report.pdf` for a
+//! rendered report — atomically against the tenant's monthly quotas (429 `quota-exceeded`
+//! when one would be exceeded), runs the handler, then takes back the units of a scan or
+//! report that did not happen (error status or idempotent replay). Webhook events raised by
+//! the handler (through [`crate::hooks`]) are written to the outbox before the response leaves.
+//!
+//! Plans come from configuration (`[metering]`); the clock can be shifted for tests
+//! ([`Metering::set_clock_offset_ms`]).
+
+use std::{
+    cell::RefCell,
+    collections::HashMap,
+    num::NonZeroU32,
+    sync::{
+        Arc,
+        atomic::{AtomicI64, Ordering},
+    },
+};
+
+use axum::{
+    extract::Request,
+    http::{Method, Uri},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use governor::{DefaultKeyedRateLimiter, Quota, clock::Clock as _};
+use scorpius_core::{
+    api::webhooks::EventType,
+    metering::{Meter, Period, plan::Plan, rfc3339},
+};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio::sync::Notify;
+
+use crate::{
+    app::AppState,
+    auth::Principal,
+    error::ApiError,
+    store::usage::{RecordOutcome, UsageEvent, UsageStore},
+};
+
+/// `[metering]` in the configuration file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MeteringConfig {
+    /// Record usage and enforce quotas (webhooks work either way).
+    pub enabled: bool,
+    /// The plan of tenants not listed in `tenants` (absent: no quotas, no prices).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_plan: Option<String>,
+    /// Plans by name.
+    pub plans: std::collections::BTreeMap<String, Plan>,
+    /// Tenant → plan name.
+    pub tenants: std::collections::BTreeMap<String, String>,
+    /// Complete days the forecast's trend uses.
+    pub forecast_window_days: usize,
+}
+
+impl Default for MeteringConfig {
+    fn default() -> Self {
+        MeteringConfig {
+            enabled: true,
+            default_plan: None,
+            plans: Default::default(),
+            tenants: Default::default(),
+            forecast_window_days: scorpius_core::metering::forecast::DEFAULT_WINDOW_DAYS,
+        }
+    }
+}
+
+impl MeteringConfig {
+    /// Plans valid, every assignment names a plan.
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, p) in &self.plans {
+            p.validate().map_err(|e| format!("metering.plans.{name}: {e}"))?;
+        }
+        for (tenant, plan) in self
+            .tenants
+            .iter()
+            .map(|(t, p)| (t.as_str(), p))
+            .chain(self.default_plan.iter().map(|p| ("default_plan", p)))
+        {
+            if !self.plans.contains_key(plan) {
+                return Err(format!("metering: `{tenant}` is assigned plan `{plan}`, which is not defined"));
+            }
+        }
+        if self.forecast_window_days < 2 {
+            return Err("metering.forecast_window_days must be at least 2".into());
+        }
+        Ok(())
+    }
+}
+
+/// A webhook event raised during a request, written to the outbox before the response.
+#[derive(Debug, Clone)]
+pub struct PendingEvent {
+    /// Tenant (`None`: every tenant subscribed).
+    pub tenant: Option<String>,
+    /// Type.
+    pub event: EventType,
+    /// Data.
+    pub data: serde_json::Value,
+}
+
+tokio::task_local! {
+    static PENDING: RefCell<Vec<PendingEvent>>;
+}
+
+/// Raises a webhook event: collected for the outbox write at the end of the current request,
+/// or (outside a request) written at once on the blocking pool.
+pub fn raise(metering: &Arc<Metering>, event: PendingEvent) {
+    let left = PENDING.try_with(|p| p.borrow_mut().push(event.clone()));
+    if left.is_err() {
+        let m = Arc::clone(metering);
+        tokio::task::spawn_blocking(move || m.write_events(&[event]));
+    }
+}
+
+type BurstLimiter = DefaultKeyedRateLimiter<String>;
+
+/// Metering state shared by the middleware, the usage routes and the webhook worker.
+pub struct Metering {
+    /// Storage.
+    pub store: Arc<dyn UsageStore>,
+    /// Configuration.
+    pub config: MeteringConfig,
+    limiters: HashMap<String, BurstLimiter>,
+    offset_ms: AtomicI64,
+    /// Woken when messages are queued (the delivery worker waits on it).
+    pub queued: Notify,
+}
+
+impl std::fmt::Debug for Metering {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metering").field("enabled", &self.config.enabled).finish_non_exhaustive()
+    }
+}
+
+impl Metering {
+    /// Metering over a store.
+    pub fn new(store: Arc<dyn UsageStore>, config: MeteringConfig) -> Self {
+        let limiters = config
+            .plans
+            .iter()
+            .filter_map(|(name, p)| {
+                let b = p.burst?;
+                let q = Quota::per_second(NonZeroU32::new(b.per_second)?).allow_burst(NonZeroU32::new(b.burst)?);
+                Some((name.clone(), governor::RateLimiter::keyed(q)))
+            })
+            .collect();
+        Metering { store, config, limiters, offset_ms: AtomicI64::new(0), queued: Notify::new() }
+    }
+
+    /// The metering clock (Unix ms): the system clock plus the test offset.
+    pub fn now_ms(&self) -> i64 {
+        crate::store::sqlite::now_ms() + self.offset_ms.load(Ordering::Relaxed)
+    }
+
+    /// Shifts the metering clock (tests of month rollover).
+    pub fn set_clock_offset_ms(&self, offset: i64) {
+        self.offset_ms.store(offset, Ordering::Relaxed);
+    }
+
+    /// The tenant's plan and its name.
+    pub fn plan_of(&self, tenant: &str) -> Option<(&str, &Plan)> {
+        let name = self.config.tenants.get(tenant).or(self.config.default_plan.as_ref())?;
+        self.config.plans.get(name).map(|p| (name.as_str(), p))
+    }
+
+    /// Writes webhook events to the outbox (errors are logged: the request already happened).
+    pub fn write_events(&self, events: &[PendingEvent]) {
+        let now = crate::store::sqlite::now_ms();
+        let mut queued = false;
+        for e in events {
+            match self.store.enqueue(e.tenant.as_deref(), e.event, &e.data, now) {
+                Ok(ids) => queued |= !ids.is_empty(),
+                Err(err) => tracing::error!(error = %err, event = e.event.as_str(), "could not queue a webhook event"),
+            }
+        }
+        if queued {
+            self.queued.notify_one();
+        }
+    }
+
+    fn burst_check(&self, tenant: &str, key_id: &str) -> Result<(), ApiError> {
+        let Some((name, _)) = self.plan_of(tenant) else { return Ok(()) };
+        let Some(limiter) = self.limiters.get(name) else { return Ok(()) };
+        limiter.check_key(&key_id.to_owned()).map_err(|not_until| {
+            let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
+            ApiError::RateLimited(wait.as_secs() + u64::from(wait.subsec_nanos() > 0))
+        })
+    }
+}
+
+/// The meters a request uses: `api.requests`, and the scan or report meter of the route.
+pub fn meters_for(method: &Method, route: &str, uri: &Uri) -> Vec<Meter> {
+    let mut meters = vec![Meter::ApiRequests];
+    if *method == Method::POST
+        && let Some(kind) = route.strip_prefix("/v1/scan/")
+        && let Some(m) = Meter::for_scan(kind)
+    {
+        meters.push(m);
+    }
+    if *method == Method::GET && route == "/v1/scans/{id}/report" {
+        let format = uri.query().unwrap_or("").split('&').find_map(|kv| kv.strip_prefix("format="));
+        match format {
+            Some("sarif") => meters.push(Meter::ReportSarif),
+            Some("pdf") => meters.push(Meter::ReportPdf),
+            _ => {}
+        }
+    }
+    meters
+}
+
+/// Meters the request around its handler (called by the authentication middleware after the
+/// role check); see the module documentation.
+pub async fn around(state: &AppState, who: &Principal, route: &str, req: Request, next: Next) -> Response {
+    let Some(m) = state.metering.clone() else { return next.run(req).await };
+    let mut counted = Vec::new();
+    if m.config.enabled {
+        if let Err(e) = m.burst_check(&who.tenant, &who.key_id) {
+            crate::metrics::rate_limited();
+            return e.into_response();
+        }
+        let now = m.now_ms();
+        let request = uuid::Uuid::new_v4().simple().to_string();
+        // A scan retried under the same Idempotency-Key is one scan: one event.
+        let idem = req.headers().get("idempotency-key").and_then(|v| v.to_str().ok()).map(|k| {
+            let mut h = Sha256::new();
+            h.update(who.key_id.as_bytes());
+            h.update(b"\n");
+            h.update(k.as_bytes());
+            hex::encode(&h.finalize()[..16])
+        });
+        let events: Vec<UsageEvent> = meters_for(req.method(), route, req.uri())
+            .into_iter()
+            .map(|meter| UsageEvent {
+                tenant: who.tenant.clone(),
+                key_id: who.key_id.clone(),
+                meter,
+                units: 1,
+                ts_ms: now,
+                idem_id: match (&idem, meter) {
+                    (Some(k), m) if m != Meter::ApiRequests => format!("idem:{k}:{m}"),
+                    _ => format!("req:{request}:{meter}"),
+                },
+            })
+            .collect();
+        let plan = m.plan_of(&who.tenant).map(|(_, p)| p.clone());
+        let store = Arc::clone(&m.store);
+        let outcome = tokio::task::spawn_blocking(move || {
+            store.record(&events, &|meter| plan.as_ref().and_then(|p| p.quota(meter)))
+        })
+        .await;
+        match outcome {
+            Ok(Ok(RecordOutcome::Recorded { counted: c, .. })) => counted = c,
+            Ok(Ok(RecordOutcome::QuotaExceeded { meter, quota, used, period })) => {
+                return quota_exceeded(meter, quota, used, period, now).into_response();
+            }
+            Ok(Err(e)) => return ApiError::internal(format!("metering: {e}")).into_response(),
+            Err(e) => return ApiError::internal(format!("metering task: {e}")).into_response(),
+        }
+    }
+    let (resp, events) = PENDING
+        .scope(RefCell::new(Vec::new()), async move {
+            let resp = next.run(req).await;
+            (resp, PENDING.with(|p| p.take()))
+        })
+        .await;
+    // A scan or report that did not happen is not billed (api.requests stays counted).
+    let refund: Vec<String> = if resp.status().is_success() && !resp.headers().contains_key("idempotent-replayed") {
+        Vec::new()
+    } else {
+        counted.into_iter().filter(|id| !id.ends_with(":api.requests")).collect()
+    };
+    if !refund.is_empty() || !events.is_empty() {
+        let tenant = who.tenant.clone();
+        let m2 = Arc::clone(&m);
+        let done = tokio::task::spawn_blocking(move || {
+            if !refund.is_empty()
+                && let Err(e) = m2.store.unrecord(&tenant, &refund)
+            {
+                tracing::error!(error = %e, "metering: could not take back the units of a failed call");
+            }
+            m2.write_events(&events);
+        })
+        .await;
+        if let Err(e) = done {
+            tracing::error!(error = %e, "metering: the settle task failed");
+        }
+    }
+    resp
+}
+
+fn quota_exceeded(meter: Meter, quota: u64, used: u64, period: Period, now_ms: i64) -> ApiError {
+    let reset = period.end_ms();
+    ApiError::QuotaExceeded {
+        detail: format!(
+            "the monthly quota of {quota} {meter} is used up ({used} used in {period}); it resets at {}",
+            rfc3339(reset)
+        ),
+        retry_after: u64::try_from((reset - now_ms + 999) / 1000).unwrap_or(0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_map_to_meters() {
+        let uri: Uri = "/v1/scans/x/report?format=sarif".parse().unwrap();
+        assert_eq!(
+            meters_for(&Method::GET, "/v1/scans/{id}/report", &uri),
+            vec![Meter::ApiRequests, Meter::ReportSarif]
+        );
+        let uri: Uri = "/v1/scans/x/report?format=markdown".parse().unwrap();
+        assert_eq!(meters_for(&Method::GET, "/v1/scans/{id}/report", &uri), vec![Meter::ApiRequests]);
+        let uri: Uri = "/v1/scan/wallet".parse().unwrap();
+        assert_eq!(meters_for(&Method::POST, "/v1/scan/wallet", &uri), vec![Meter::ApiRequests, Meter::ScanWallet]);
+        assert_eq!(meters_for(&Method::GET, "/v1/scans", &uri), vec![Meter::ApiRequests]);
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's signature
+    fn plans_load_from_the_toml_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "server.toml",
+                r#"
+[metering]
+default_plan = "free"
+[metering.tenants]
+acme = "pro"
+[metering.plans.free]
+quotas = { "scan.transaction" = 1000 }
+burst = { per_second = 5, burst = 10 }
+[metering.plans.pro]
+currency = "EUR"
+[metering.plans.pro.prices."scan.transaction"]
+model = "graduated"
+tiers = [ { up_to = 1000, unit_price = "0" }, { unit_price = "0.002" } ]
+[webhooks]
+max_attempts = 3
+"#,
+            )?;
+            let c =
+                crate::config::Config::load(Some(std::path::Path::new("server.toml")), &Default::default()).unwrap();
+            assert_eq!(c.metering.plans["free"].quota(Meter::ScanTransaction), Some(1000));
+            assert_eq!(c.metering.plans["free"].quota(Meter::ScanWallet), None);
+            assert_eq!(c.metering.plans["pro"].currency, "EUR");
+            assert_eq!(c.webhooks.max_attempts, 3);
+            jail.create_file("bad.toml", "[metering]\ndefault_plan = \"gold\"\n")?;
+            let err =
+                crate::config::Config::load(Some(std::path::Path::new("bad.toml")), &Default::default()).unwrap_err();
+            assert!(format!("{err:#}").contains("gold"), "{err:#}");
+            jail.create_file("bad2.toml", "[metering.plans.x.quotas]\n\"scan.nothing\" = 1\n")?;
+            assert!(crate::config::Config::load(Some(std::path::Path::new("bad2.toml")), &Default::default()).is_err());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn plan_assignments_must_name_plans() {
+        let mut c = MeteringConfig::default();
+        c.tenants.insert("acme".into(), "gold".into());
+        assert!(c.validate().unwrap_err().contains("gold"));
+        c.plans.insert("gold".into(), Plan::default());
+        c.validate().unwrap();
+    }
+}

@@ -1,0 +1,689 @@
+//! [`UsageStore`] on PostgreSQL: tables of their own in the server's database, migrations in
+//! `metering_migrations` under an advisory lock. Quota checks are conditional upserts of the
+//! tenant's monthly counter row (the row lock serialises replicas); deliveries are claimed
+//! with `FOR UPDATE SKIP LOCKED` and a lease.
+
+use std::{
+    collections::BTreeMap,
+    sync::{
+        Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+};
+
+use postgres::{Client, NoTls, Transaction};
+use scorpius_core::{
+    api::{
+        usage::Granularity,
+        webhooks::{Delivery, DeliveryAttempt, DeliveryState, EventType, UpdateWebhookRequest},
+    },
+    metering::{Meter, Period, rfc3339},
+};
+
+use super::{
+    StoreError, StoreResult,
+    usage::{
+        AttemptResult, Claimed, EndpointRecord, RecordOutcome, UsageEvent, UsageRows, UsageStore, buckets, crossings,
+        events_parse, events_text, gran_code, lock_order, message_body, new_id, threshold_data,
+    },
+};
+
+/// Advisory lock key of these migrations (distinct from the main store's and the audit log's).
+const MIGRATION_LOCK: i64 = 0x5c0_3e7e;
+
+const POOL: usize = 4;
+
+const MIGRATIONS: &[&str] = &["
+
+CREATE TABLE usage_events (
+    tenant  TEXT NOT NULL,
+    idem_id TEXT NOT NULL,
+    key_id  TEXT NOT NULL,
+    meter   TEXT NOT NULL,
+    units   BIGINT NOT NULL,
+    ts_ms   BIGINT NOT NULL,
+    PRIMARY KEY (tenant, idem_id)
+);
+CREATE TABLE usage_rollups (
+    tenant    TEXT NOT NULL,
+    gran      TEXT NOT NULL,
+    bucket_ms BIGINT NOT NULL,
+    key_id    TEXT NOT NULL,
+    meter     TEXT NOT NULL,
+    units     BIGINT NOT NULL,
+    PRIMARY KEY (tenant, gran, bucket_ms, key_id, meter)
+);
+CREATE TABLE usage_counters (
+    tenant    TEXT NOT NULL,
+    meter     TEXT NOT NULL,
+    period_ms BIGINT NOT NULL,
+    units     BIGINT NOT NULL,
+    PRIMARY KEY (tenant, meter, period_ms)
+);
+CREATE TABLE usage_thresholds (
+    tenant    TEXT NOT NULL,
+    meter     TEXT NOT NULL,
+    period_ms BIGINT NOT NULL,
+    threshold BIGINT NOT NULL,
+    ts_ms     BIGINT NOT NULL,
+    PRIMARY KEY (tenant, meter, period_ms, threshold)
+);
+CREATE TABLE webhook_endpoints (
+    id              TEXT PRIMARY KEY,
+    tenant          TEXT NOT NULL,
+    url             TEXT NOT NULL,
+    events          TEXT NOT NULL,
+    description     TEXT,
+    secret          BYTEA NOT NULL,
+    created_ms      BIGINT NOT NULL,
+    disabled_ms     BIGINT,
+    disabled_reason TEXT,
+    failing_since_ms BIGINT
+);
+CREATE INDEX webhook_endpoints_tenant ON webhook_endpoints (tenant, created_ms);
+CREATE TABLE webhook_messages (
+    id         TEXT PRIMARY KEY,
+    tenant     TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    payload    TEXT NOT NULL,
+    created_ms BIGINT NOT NULL
+);
+CREATE TABLE webhook_deliveries (
+    seq             BIGSERIAL PRIMARY KEY,
+    id              TEXT NOT NULL UNIQUE,
+    tenant          TEXT NOT NULL,
+    endpoint_id     TEXT NOT NULL,
+    message_id      TEXT NOT NULL,
+    state           TEXT NOT NULL,
+    attempts        BIGINT NOT NULL DEFAULT 0,
+    next_attempt_ms BIGINT NOT NULL,
+    lease_until_ms  BIGINT NOT NULL DEFAULT 0,
+    created_ms      BIGINT NOT NULL
+);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (state, next_attempt_ms);
+CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries (endpoint_id, seq);
+CREATE TABLE webhook_attempts (
+    seq         BIGSERIAL PRIMARY KEY,
+    delivery_id TEXT NOT NULL,
+    attempt     BIGINT NOT NULL,
+    ts_ms       BIGINT NOT NULL,
+    status      BIGINT,
+    latency_ms  BIGINT NOT NULL,
+    error       TEXT,
+    response    TEXT
+);
+CREATE INDEX webhook_attempts_delivery ON webhook_attempts (delivery_id, seq);
+"];
+
+/// The PostgreSQL metering store.
+pub struct PgUsage {
+    pool: Option<Vec<Mutex<Client>>>,
+    next: AtomicUsize,
+}
+
+impl std::fmt::Debug for PgUsage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgUsage").finish_non_exhaustive()
+    }
+}
+
+impl Drop for PgUsage {
+    fn drop(&mut self) {
+        // Closing a blocking client blocks: never on an async worker.
+        if let Some(pool) = self.pool.take() {
+            let _ = std::thread::spawn(move || drop(pool)).join();
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn to_u64(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+fn meter_of(s: &str) -> StoreResult<Meter> {
+    s.parse().map_err(|_| StoreError::Corrupt(format!("unknown meter `{s}`")))
+}
+
+/// Deadlocks and serialisation failures are retried (the lock order makes them unexpected).
+fn retryable(e: &postgres::Error) -> bool {
+    e.code().is_some_and(|c| {
+        *c == postgres::error::SqlState::T_R_DEADLOCK_DETECTED
+            || *c == postgres::error::SqlState::T_R_SERIALIZATION_FAILURE
+    })
+}
+
+impl PgUsage {
+    /// Connects (a small pool) and applies the migrations.
+    pub fn open(url: &str) -> StoreResult<Self> {
+        let url = url.to_owned();
+        // The blocking client must not be created on an async worker thread.
+        std::thread::spawn(move || {
+            let mut pool = Vec::new();
+            for _ in 0..POOL {
+                pool.push(Client::connect(&url, NoTls)?);
+            }
+            let mut tx = pool[0].transaction()?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+            tx.batch_execute(
+                "CREATE TABLE IF NOT EXISTS metering_migrations (version BIGINT PRIMARY KEY, applied_ms BIGINT NOT NULL)",
+            )?;
+            let done: i64 = tx.query_one("SELECT COALESCE(MAX(version), 0) FROM metering_migrations", &[])?.get(0);
+            for (i, sql) in MIGRATIONS.iter().enumerate() {
+                let version = i64::try_from(i).unwrap_or(i64::MAX) + 1;
+                if version > done {
+                    tx.batch_execute(sql)?;
+                    tx.execute(
+                        "INSERT INTO metering_migrations (version, applied_ms) VALUES ($1, $2)",
+                        &[&version, &super::sqlite::now_ms()],
+                    )?;
+                }
+            }
+            tx.commit()?;
+            Ok(PgUsage { pool: Some(pool.into_iter().map(Mutex::new).collect()), next: AtomicUsize::new(0) })
+        })
+        .join()
+        .map_err(|_| StoreError::Db("the connection thread panicked".into()))?
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Client> {
+        let pool = self.pool.as_deref().unwrap_or_default();
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % pool.len().max(1);
+        lock(&pool[i])
+    }
+
+    fn with_tx<T>(&self, mut f: impl FnMut(&mut Transaction<'_>) -> Result<T, postgres::Error>) -> StoreResult<T> {
+        self.with_tx_or_rollback(|tx| f(tx).map(|v| (v, true)))
+    }
+
+    /// Runs `f` in a transaction, committed when it returns `(_, true)` and rolled back on
+    /// `(_, false)`; retried on deadlocks and serialisation failures.
+    fn with_tx_or_rollback<T>(
+        &self,
+        mut f: impl FnMut(&mut Transaction<'_>) -> Result<(T, bool), postgres::Error>,
+    ) -> StoreResult<T> {
+        let mut conn = self.conn();
+        let mut tries = 0;
+        loop {
+            let mut tx = conn.transaction()?;
+            let result = f(&mut tx).and_then(|(v, commit)| if commit { tx.commit().map(|()| v) } else { Ok(v) });
+            match result {
+                Ok(v) => return Ok(v),
+                Err(e) if retryable(&e) && tries < 5 => tries += 1,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
+fn enqueue_tx(
+    tx: &mut Transaction<'_>,
+    tenant: Option<&str>,
+    event: EventType,
+    data: &serde_json::Value,
+    now_ms: i64,
+) -> Result<Vec<String>, postgres::Error> {
+    let rows = tx.query(
+        "SELECT id, tenant, events FROM webhook_endpoints
+         WHERE disabled_ms IS NULL AND ($1::TEXT IS NULL OR tenant = $1) ORDER BY tenant, created_ms",
+        &[&tenant],
+    )?;
+    let mut by_tenant: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for r in rows {
+        if events_parse(r.get::<_, &str>(2)).contains(&event) {
+            by_tenant.entry(r.get(1)).or_default().push(r.get(0));
+        }
+    }
+    let mut ids = Vec::new();
+    for (t, endpoint_ids) in by_tenant {
+        let msg_id = new_id("msg_").unwrap_or_else(|_| format!("msg_{now_ms}"));
+        tx.execute(
+            "INSERT INTO webhook_messages (id, tenant, event_type, payload, created_ms) VALUES ($1, $2, $3, $4, $5)",
+            &[&msg_id, &t, &event.as_str(), &message_body(event, &t, data, now_ms), &now_ms],
+        )?;
+        for ep in endpoint_ids {
+            let dlv = new_id("dlv_").unwrap_or_else(|_| format!("dlv_{now_ms}_{ep}"));
+            tx.execute(
+                "INSERT INTO webhook_deliveries (id, tenant, endpoint_id, message_id, state, next_attempt_ms, created_ms)
+                 VALUES ($1, $2, $3, $4, 'pending', $5, $5)",
+                &[&dlv, &t, &ep, &msg_id, &now_ms],
+            )?;
+        }
+        ids.push(msg_id);
+    }
+    Ok(ids)
+}
+
+const ENDPOINT_COLS: &str = "id, tenant, url, events, description, secret, created_ms, disabled_ms, disabled_reason";
+
+fn endpoint_row(r: &postgres::Row) -> EndpointRecord {
+    EndpointRecord {
+        id: r.get(0),
+        tenant: r.get(1),
+        url: r.get(2),
+        events: events_parse(r.get::<_, &str>(3)),
+        description: r.get(4),
+        secret: r.get(5),
+        created_ms: r.get(6),
+        disabled_ms: r.get(7),
+        disabled_reason: r.get(8),
+    }
+}
+
+fn state_of(s: &str) -> DeliveryState {
+    match s {
+        "delivered" => DeliveryState::Delivered,
+        "failed" => DeliveryState::Failed,
+        _ => DeliveryState::Pending,
+    }
+}
+
+enum Step {
+    Done(Vec<String>, usize),
+    Exceeded(Meter, u64, u64, Period),
+}
+
+impl UsageStore for PgUsage {
+    fn record(
+        &self,
+        events: &[UsageEvent],
+        quota: &(dyn Fn(Meter) -> Option<u64> + Sync),
+    ) -> StoreResult<RecordOutcome> {
+        let ordered = lock_order(events);
+        let step = self.with_tx_or_rollback(|tx| {
+            let mut counted = Vec::new();
+            let mut duplicates = 0;
+            let mut crossed = Vec::new();
+            for e in &ordered {
+                let inserted = tx.execute(
+                    "INSERT INTO usage_events (tenant, idem_id, key_id, meter, units, ts_ms) VALUES ($1, $2, $3, $4, $5, $6)
+                     ON CONFLICT (tenant, idem_id) DO NOTHING",
+                    &[&e.tenant, &e.idem_id, &e.key_id, &e.meter.as_str(), &to_i64(e.units), &e.ts_ms],
+                )?;
+                if inserted == 0 {
+                    duplicates += 1;
+                    continue;
+                }
+                let period = Period::containing(e.ts_ms);
+                let q = quota(e.meter);
+                let after: Option<i64> = if q.is_some_and(|q| e.units > q) {
+                    None
+                } else {
+                    tx.query_opt(
+                        "INSERT INTO usage_counters (tenant, meter, period_ms, units) VALUES ($1, $2, $3, $4)
+                         ON CONFLICT (tenant, meter, period_ms) DO UPDATE SET units = usage_counters.units + excluded.units
+                         WHERE $5::BIGINT IS NULL OR usage_counters.units + excluded.units <= $5::BIGINT
+                         RETURNING units",
+                        &[&e.tenant, &e.meter.as_str(), &period.start_ms(), &to_i64(e.units), &q.map(to_i64)],
+                    )?
+                    .map(|r| r.get(0))
+                };
+                let Some(after) = after else {
+                    let used: i64 = tx
+                        .query_opt(
+                            "SELECT units FROM usage_counters WHERE tenant = $1 AND meter = $2 AND period_ms = $3",
+                            &[&e.tenant, &e.meter.as_str(), &period.start_ms()],
+                        )?
+                        .map_or(0, |r| r.get(0));
+                    // Nothing of this call is kept: roll back.
+                    return Ok((Step::Exceeded(e.meter, q.unwrap_or(0), to_u64(used), period), false));
+                };
+                for (gran, bucket) in buckets(e.ts_ms) {
+                    tx.execute(
+                        "INSERT INTO usage_rollups (tenant, gran, bucket_ms, key_id, meter, units) VALUES ($1, $2, $3, $4, $5, $6)
+                         ON CONFLICT (tenant, gran, bucket_ms, key_id, meter) DO UPDATE SET units = usage_rollups.units + excluded.units",
+                        &[&e.tenant, &gran, &bucket, &e.key_id, &e.meter.as_str(), &to_i64(e.units)],
+                    )?;
+                }
+                let after = to_u64(after);
+                for t in crossings(q, after - e.units.min(after), after) {
+                    crossed.push((e.tenant.clone(), e.meter, t, q.unwrap_or(0), after, period, e.ts_ms));
+                }
+                counted.push(e.idem_id.clone());
+            }
+            for (tenant, meter, t, q, used, period, ts) in crossed {
+                let new = tx.execute(
+                    "INSERT INTO usage_thresholds (tenant, meter, period_ms, threshold, ts_ms) VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT DO NOTHING",
+                    &[&tenant, &meter.as_str(), &period.start_ms(), &i64::from(t), &ts],
+                )?;
+                if new == 1 {
+                    enqueue_tx(tx, Some(&tenant), EventType::UsageThresholdReached, &threshold_data(meter, t, q, used, period), ts)?;
+                }
+            }
+            Ok((Step::Done(counted, duplicates), true))
+        });
+        match step? {
+            Step::Done(counted, duplicates) => Ok(RecordOutcome::Recorded { counted, duplicates }),
+            Step::Exceeded(meter, quota, used, period) => {
+                Ok(RecordOutcome::QuotaExceeded { meter, quota, used, period })
+            }
+        }
+    }
+
+    fn unrecord(&self, tenant: &str, idem_ids: &[String]) -> StoreResult<usize> {
+        self.with_tx(|tx| {
+            let mut removed = Vec::new();
+            for id in idem_ids {
+                if let Some(r) = tx.query_opt(
+                    "DELETE FROM usage_events WHERE tenant = $1 AND idem_id = $2 RETURNING key_id, meter, units, ts_ms",
+                    &[&tenant, id],
+                )? {
+                    let meter: String = r.get(1);
+                    if let Ok(m) = meter.parse::<Meter>() {
+                        removed.push((m, r.get::<_, String>(0), r.get::<_, i64>(2), r.get::<_, i64>(3)));
+                    }
+                }
+            }
+            removed.sort_by_key(|r| r.0);
+            for (meter, key, units, ts) in &removed {
+                tx.execute(
+                    "UPDATE usage_counters SET units = units - $4 WHERE tenant = $1 AND meter = $2 AND period_ms = $3",
+                    &[&tenant, &meter.as_str(), &Period::containing(*ts).start_ms(), units],
+                )?;
+                for (gran, bucket) in buckets(*ts) {
+                    tx.execute(
+                        "UPDATE usage_rollups SET units = units - $6
+                         WHERE tenant = $1 AND gran = $2 AND bucket_ms = $3 AND key_id = $4 AND meter = $5",
+                        &[&tenant, &gran, &bucket, key, &meter.as_str(), units],
+                    )?;
+                }
+            }
+            Ok(removed.len())
+        })
+    }
+
+    fn usage(
+        &self,
+        tenant: &str,
+        granularity: Granularity,
+        from_ms: i64,
+        to_ms: i64,
+        by_key: bool,
+    ) -> StoreResult<UsageRows> {
+        let sql = if by_key {
+            "SELECT bucket_ms, key_id, meter, SUM(units)::BIGINT FROM usage_rollups
+             WHERE tenant = $1 AND gran = $2 AND bucket_ms >= $3 AND bucket_ms < $4
+             GROUP BY bucket_ms, key_id, meter HAVING SUM(units) > 0 ORDER BY bucket_ms, key_id, meter"
+        } else {
+            "SELECT bucket_ms, NULL::TEXT, meter, SUM(units)::BIGINT FROM usage_rollups
+             WHERE tenant = $1 AND gran = $2 AND bucket_ms >= $3 AND bucket_ms < $4
+             GROUP BY bucket_ms, meter HAVING SUM(units) > 0 ORDER BY bucket_ms, meter"
+        };
+        let rows = self.conn().query(sql, &[&tenant, &gran_code(granularity), &from_ms, &to_ms])?;
+        rows.iter().map(|r| Ok((r.get(0), r.get(1), meter_of(r.get::<_, &str>(2))?, to_u64(r.get(3))))).collect()
+    }
+
+    fn month_totals(&self, tenant: &str, period: Period) -> StoreResult<BTreeMap<Meter, u64>> {
+        let rows = self.conn().query(
+            "SELECT meter, units FROM usage_counters WHERE tenant = $1 AND period_ms = $2",
+            &[&tenant, &period.start_ms()],
+        )?;
+        rows.iter().map(|r| Ok((meter_of(r.get::<_, &str>(0))?, to_u64(r.get(1))))).collect()
+    }
+
+    fn event_count(&self, tenant: &str) -> StoreResult<u64> {
+        let n: i64 = self.conn().query_one("SELECT COUNT(*) FROM usage_events WHERE tenant = $1", &[&tenant])?.get(0);
+        Ok(to_u64(n))
+    }
+
+    fn create_endpoint(&self, e: &EndpointRecord) -> StoreResult<()> {
+        self.conn().execute(
+            "INSERT INTO webhook_endpoints (id, tenant, url, events, description, secret, created_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[&e.id, &e.tenant, &e.url, &events_text(&e.events), &e.description, &e.secret, &e.created_ms],
+        )?;
+        Ok(())
+    }
+
+    fn endpoints(&self, tenant: &str) -> StoreResult<Vec<EndpointRecord>> {
+        let rows = self.conn().query(
+            &format!("SELECT {ENDPOINT_COLS} FROM webhook_endpoints WHERE tenant = $1 ORDER BY created_ms DESC, id"),
+            &[&tenant],
+        )?;
+        Ok(rows.iter().map(endpoint_row).collect())
+    }
+
+    fn endpoint(&self, tenant: &str, id: &str) -> StoreResult<Option<EndpointRecord>> {
+        let row = self.conn().query_opt(
+            &format!("SELECT {ENDPOINT_COLS} FROM webhook_endpoints WHERE tenant = $1 AND id = $2"),
+            &[&tenant, &id],
+        )?;
+        Ok(row.as_ref().map(endpoint_row))
+    }
+
+    fn update_endpoint(
+        &self,
+        tenant: &str,
+        id: &str,
+        change: &UpdateWebhookRequest,
+        now_ms: i64,
+    ) -> StoreResult<Option<EndpointRecord>> {
+        let events = change.events.as_deref().map(events_text);
+        let found = self.with_tx(|tx| {
+            let n = tx.execute(
+                "UPDATE webhook_endpoints SET url = COALESCE($3, url), events = COALESCE($4, events),
+                     description = COALESCE($5, description) WHERE tenant = $1 AND id = $2",
+                &[&tenant, &id, &change.url, &events, &change.description],
+            )?;
+            match change.enabled {
+                Some(true) => {
+                    tx.execute(
+                        "UPDATE webhook_endpoints SET disabled_ms = NULL, disabled_reason = NULL, failing_since_ms = NULL
+                         WHERE tenant = $1 AND id = $2",
+                        &[&tenant, &id],
+                    )?;
+                }
+                Some(false) => {
+                    tx.execute(
+                        "UPDATE webhook_endpoints SET disabled_ms = $3, disabled_reason = 'disabled by an admin'
+                         WHERE tenant = $1 AND id = $2 AND disabled_ms IS NULL",
+                        &[&tenant, &id, &now_ms],
+                    )?;
+                }
+                None => {}
+            }
+            Ok(n == 1)
+        })?;
+        if !found {
+            return Ok(None);
+        }
+        self.endpoint(tenant, id)
+    }
+
+    fn delete_endpoint(&self, tenant: &str, id: &str) -> StoreResult<bool> {
+        self.with_tx(|tx| {
+            let n = tx.execute("DELETE FROM webhook_endpoints WHERE tenant = $1 AND id = $2", &[&tenant, &id])?;
+            tx.execute(
+                "DELETE FROM webhook_attempts WHERE delivery_id IN (SELECT id FROM webhook_deliveries WHERE endpoint_id = $1)",
+                &[&id],
+            )?;
+            tx.execute("DELETE FROM webhook_deliveries WHERE endpoint_id = $1", &[&id])?;
+            Ok(n == 1)
+        })
+    }
+
+    fn enqueue(
+        &self,
+        tenant: Option<&str>,
+        event: EventType,
+        data: &serde_json::Value,
+        now_ms: i64,
+    ) -> StoreResult<Vec<String>> {
+        // Most events have no subscriber: find out without a transaction.
+        let any = self.conn().query_opt(
+            "SELECT 1 FROM webhook_endpoints WHERE disabled_ms IS NULL AND ($1::TEXT IS NULL OR tenant = $1) LIMIT 1",
+            &[&tenant],
+        )?;
+        if any.is_none() {
+            return Ok(Vec::new());
+        }
+        self.with_tx(|tx| enqueue_tx(tx, tenant, event, data, now_ms))
+    }
+
+    fn claim(&self, now_ms: i64, lease_ms: i64, limit: u32) -> StoreResult<Vec<Claimed>> {
+        self.with_tx(|tx| {
+            let rows = tx.query(
+                "SELECT d.id, d.message_id, d.endpoint_id, d.tenant, e.url, e.secret, m.payload, d.attempts
+                 FROM webhook_deliveries d
+                 JOIN webhook_endpoints e ON e.id = d.endpoint_id
+                 JOIN webhook_messages m ON m.id = d.message_id
+                 WHERE d.state = 'pending' AND d.next_attempt_ms <= $1 AND d.lease_until_ms <= $1
+                   AND e.disabled_ms IS NULL
+                 ORDER BY d.next_attempt_ms LIMIT $2
+                 FOR UPDATE OF d SKIP LOCKED",
+                &[&now_ms, &i64::from(limit)],
+            )?;
+            let claimed: Vec<Claimed> = rows
+                .iter()
+                .map(|r| Claimed {
+                    delivery_id: r.get(0),
+                    message_id: r.get(1),
+                    endpoint_id: r.get(2),
+                    tenant: r.get(3),
+                    url: r.get(4),
+                    secret: r.get(5),
+                    payload: r.get(6),
+                    attempts: u32::try_from(r.get::<_, i64>(7)).unwrap_or(0),
+                })
+                .collect();
+            for c in &claimed {
+                tx.execute(
+                    "UPDATE webhook_deliveries SET lease_until_ms = $2 WHERE id = $1",
+                    &[&c.delivery_id, &(now_ms + lease_ms)],
+                )?;
+            }
+            Ok(claimed)
+        })
+    }
+
+    fn finish(&self, a: &AttemptResult) -> StoreResult<bool> {
+        self.with_tx(|tx| {
+            let Some(row) = tx.query_opt(
+                "UPDATE webhook_deliveries SET attempts = attempts + 1, lease_until_ms = 0,
+                     state = CASE WHEN $2 THEN 'delivered' WHEN $3::BIGINT IS NULL THEN 'failed' ELSE 'pending' END,
+                     next_attempt_ms = COALESCE($3::BIGINT, next_attempt_ms)
+                 WHERE id = $1 RETURNING attempts",
+                &[&a.delivery_id, &a.success, &a.retry_at_ms],
+            )?
+            else {
+                return Ok(false);
+            };
+            let attempts: i64 = row.get(0);
+            tx.execute(
+                "INSERT INTO webhook_attempts (delivery_id, attempt, ts_ms, status, latency_ms, error, response)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                &[
+                    &a.delivery_id,
+                    &attempts,
+                    &a.ts_ms,
+                    &a.status.map(i64::from),
+                    &to_i64(a.latency_ms),
+                    &a.error,
+                    &a.response,
+                ],
+            )?;
+            if a.success {
+                tx.execute("UPDATE webhook_endpoints SET failing_since_ms = NULL WHERE id = $1", &[&a.endpoint_id])?;
+                return Ok(false);
+            }
+            let since: Option<i64> = tx
+                .query_opt(
+                    "UPDATE webhook_endpoints SET failing_since_ms = COALESCE(failing_since_ms, $2)
+                     WHERE id = $1 AND disabled_ms IS NULL RETURNING failing_since_ms",
+                    &[&a.endpoint_id, &a.ts_ms],
+                )?
+                .map(|r| r.get(0));
+            if let Some(since) = since
+                && a.ts_ms - since >= a.disable_after_ms
+            {
+                tx.execute(
+                    "UPDATE webhook_endpoints SET disabled_ms = $2, disabled_reason = $3 WHERE id = $1",
+                    &[
+                        &a.endpoint_id,
+                        &a.ts_ms,
+                        &format!("every delivery failed since {} (sustained failure)", rfc3339(since)),
+                    ],
+                )?;
+                return Ok(true);
+            }
+            Ok(false)
+        })
+    }
+
+    fn deliveries(&self, tenant: &str, endpoint_id: &str, limit: u32) -> StoreResult<Vec<Delivery>> {
+        let mut conn = self.conn();
+        let rows = conn.query(
+            "SELECT d.id, d.message_id, m.event_type, d.state, d.attempts, d.created_ms, d.next_attempt_ms
+             FROM webhook_deliveries d JOIN webhook_messages m ON m.id = d.message_id
+             WHERE d.tenant = $1 AND d.endpoint_id = $2 ORDER BY d.seq DESC LIMIT $3",
+            &[&tenant, &endpoint_id, &i64::from(limit)],
+        )?;
+        let mut out = Vec::new();
+        for r in rows {
+            let id: String = r.get(0);
+            let log = conn
+                .query(
+                    "SELECT attempt, ts_ms, status, latency_ms, error, response FROM webhook_attempts
+                     WHERE delivery_id = $1 ORDER BY seq",
+                    &[&id],
+                )?
+                .iter()
+                .map(|a| DeliveryAttempt {
+                    attempt: u32::try_from(a.get::<_, i64>(0)).unwrap_or(0),
+                    at: rfc3339(a.get(1)),
+                    status: a.get::<_, Option<i64>>(2).and_then(|s| u16::try_from(s).ok()),
+                    latency_ms: to_u64(a.get(3)),
+                    error: a.get(4),
+                    response: a.get(5),
+                })
+                .collect();
+            let event: String = r.get(2);
+            let state = state_of(r.get::<_, &str>(3));
+            out.push(Delivery {
+                id,
+                message_id: r.get(1),
+                event_type: event.parse().map_err(|_| StoreError::Corrupt(format!("unknown event `{event}`")))?,
+                state,
+                attempts: u32::try_from(r.get::<_, i64>(4)).unwrap_or(0),
+                created_at: rfc3339(r.get(5)),
+                next_attempt_at: (state == DeliveryState::Pending).then(|| rfc3339(r.get(6))),
+                log,
+            });
+        }
+        Ok(out)
+    }
+
+    fn redeliver(
+        &self,
+        tenant: &str,
+        endpoint_id: &str,
+        delivery_id: &str,
+        now_ms: i64,
+    ) -> StoreResult<Option<String>> {
+        let id = new_id("dlv_")?;
+        self.with_tx(|tx| {
+            let Some(row) = tx.query_opt(
+                "SELECT message_id FROM webhook_deliveries WHERE tenant = $1 AND endpoint_id = $2 AND id = $3",
+                &[&tenant, &endpoint_id, &delivery_id],
+            )?
+            else {
+                return Ok(None);
+            };
+            let message: String = row.get(0);
+            tx.execute(
+                "INSERT INTO webhook_deliveries (id, tenant, endpoint_id, message_id, state, next_attempt_ms, created_ms)
+                 VALUES ($1, $2, $3, $4, 'pending', $5, $5)",
+                &[&id, &tenant, &endpoint_id, &message, &now_ms],
+            )?;
+            Ok(Some(id.clone()))
+        })
+    }
+}

@@ -1,0 +1,703 @@
+//! [`UsageStore`] on SQLite: `<data dir>/metering.sqlite` (a file of its own, so metering
+//! writes do not queue behind scan and key writes). Write transactions are `IMMEDIATE`, so
+//! SQLite's single writer makes quota checks atomic.
+
+use std::{
+    collections::BTreeMap,
+    path::Path,
+    sync::{
+        Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use scorpius_core::{
+    api::{
+        usage::Granularity,
+        webhooks::{Delivery, DeliveryAttempt, DeliveryState, EventType, UpdateWebhookRequest},
+    },
+    metering::{Meter, Period, rfc3339},
+};
+
+use super::{
+    StoreError, StoreResult,
+    usage::{
+        AttemptResult, Claimed, EndpointRecord, RecordOutcome, UsageEvent, UsageRows, UsageStore, buckets, crossings,
+        events_parse, events_text, gran_code, lock_order, message_body, new_id, threshold_data,
+    },
+};
+
+const MIGRATIONS: &[&str] = &["
+CREATE TABLE usage_events (
+    tenant  TEXT NOT NULL,
+    idem_id TEXT NOT NULL,
+    key_id  TEXT NOT NULL,
+    meter   TEXT NOT NULL,
+    units   INTEGER NOT NULL,
+    ts_ms   INTEGER NOT NULL,
+    PRIMARY KEY (tenant, idem_id)
+);
+CREATE TABLE usage_rollups (
+    tenant    TEXT NOT NULL,
+    gran      TEXT NOT NULL,
+    bucket_ms INTEGER NOT NULL,
+    key_id    TEXT NOT NULL,
+    meter     TEXT NOT NULL,
+    units     INTEGER NOT NULL,
+    PRIMARY KEY (tenant, gran, bucket_ms, key_id, meter)
+);
+CREATE TABLE usage_counters (
+    tenant    TEXT NOT NULL,
+    meter     TEXT NOT NULL,
+    period_ms INTEGER NOT NULL,
+    units     INTEGER NOT NULL,
+    PRIMARY KEY (tenant, meter, period_ms)
+);
+CREATE TABLE usage_thresholds (
+    tenant    TEXT NOT NULL,
+    meter     TEXT NOT NULL,
+    period_ms INTEGER NOT NULL,
+    threshold INTEGER NOT NULL,
+    ts_ms     INTEGER NOT NULL,
+    PRIMARY KEY (tenant, meter, period_ms, threshold)
+);
+CREATE TABLE webhook_endpoints (
+    id              TEXT PRIMARY KEY,
+    tenant          TEXT NOT NULL,
+    url             TEXT NOT NULL,
+    events          TEXT NOT NULL,
+    description     TEXT,
+    secret          BLOB NOT NULL,
+    created_ms      INTEGER NOT NULL,
+    disabled_ms     INTEGER,
+    disabled_reason TEXT,
+    failing_since_ms INTEGER
+);
+CREATE INDEX webhook_endpoints_tenant ON webhook_endpoints (tenant, created_ms);
+CREATE TABLE webhook_messages (
+    id         TEXT PRIMARY KEY,
+    tenant     TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    payload    TEXT NOT NULL,
+    created_ms INTEGER NOT NULL
+);
+CREATE TABLE webhook_deliveries (
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+    id              TEXT NOT NULL UNIQUE,
+    tenant          TEXT NOT NULL,
+    endpoint_id     TEXT NOT NULL,
+    message_id      TEXT NOT NULL,
+    state           TEXT NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_ms INTEGER NOT NULL,
+    lease_until_ms  INTEGER NOT NULL DEFAULT 0,
+    created_ms      INTEGER NOT NULL
+);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (state, next_attempt_ms);
+CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries (endpoint_id, seq);
+CREATE TABLE webhook_attempts (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    delivery_id TEXT NOT NULL,
+    attempt     INTEGER NOT NULL,
+    ts_ms       INTEGER NOT NULL,
+    status      INTEGER,
+    latency_ms  INTEGER NOT NULL,
+    error       TEXT,
+    response    TEXT
+);
+CREATE INDEX webhook_attempts_delivery ON webhook_attempts (delivery_id, seq);
+"];
+
+/// The SQLite metering store.
+#[derive(Debug)]
+pub struct SqliteUsage {
+    pool: Vec<Mutex<Connection>>,
+    next: AtomicUsize,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn open_conn(path: &Path) -> StoreResult<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    Ok(conn)
+}
+
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn to_u64(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+fn meter_of(s: &str) -> StoreResult<Meter> {
+    s.parse().map_err(|_| StoreError::Corrupt(format!("unknown meter `{s}`")))
+}
+
+impl SqliteUsage {
+    /// Opens (creating) `<dir>/metering.sqlite` and applies its migrations.
+    pub fn open(dir: &Path) -> StoreResult<Self> {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Db(format!("creating {}: {e}", dir.display())))?;
+        let path = dir.join("metering.sqlite");
+        let mut first = open_conn(&path)?;
+        let tx = first.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch(
+            "CREATE TABLE IF NOT EXISTS metering_migrations (version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL)",
+        )?;
+        let done: i64 = tx.query_row("SELECT COALESCE(MAX(version), 0) FROM metering_migrations", [], |r| r.get(0))?;
+        for (i, sql) in MIGRATIONS.iter().enumerate() {
+            let version = i64::try_from(i).unwrap_or(i64::MAX) + 1;
+            if version > done {
+                tx.execute_batch(sql)?;
+                tx.execute(
+                    "INSERT INTO metering_migrations (version, applied_ms) VALUES (?1, ?2)",
+                    params![version, super::sqlite::now_ms()],
+                )?;
+            }
+        }
+        tx.commit()?;
+        let mut pool = vec![Mutex::new(first)];
+        for _ in 0..3 {
+            pool.push(Mutex::new(open_conn(&path)?));
+        }
+        Ok(SqliteUsage { pool, next: AtomicUsize::new(0) })
+    }
+
+    /// A reading connection (round robin over all but the writer's).
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        let readers = self.pool.len() - 1;
+        let i = 1 + self.next.fetch_add(1, Ordering::Relaxed) % readers;
+        lock(&self.pool[i])
+    }
+
+    /// The one writing connection: writers queue on its mutex in the process instead of
+    /// sleeping in SQLite's busy handler (which costs milliseconds per conflict).
+    fn writer(&self) -> std::sync::MutexGuard<'_, Connection> {
+        lock(&self.pool[0])
+    }
+}
+
+fn enqueue_tx(
+    tx: &Transaction<'_>,
+    tenant: Option<&str>,
+    event: EventType,
+    data: &serde_json::Value,
+    now_ms: i64,
+) -> StoreResult<Vec<String>> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT id, tenant, events FROM webhook_endpoints
+         WHERE disabled_ms IS NULL AND (?1 IS NULL OR tenant = ?1) ORDER BY tenant, created_ms",
+    )?;
+    let endpoints: Vec<(String, String)> = stmt
+        .query_map(params![tenant], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .filter(|(_, _, events)| events_parse(events).contains(&event))
+        .map(|(id, t, _)| (id, t))
+        .collect();
+    drop(stmt);
+    let mut by_tenant: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (id, t) in endpoints {
+        by_tenant.entry(t).or_default().push(id);
+    }
+    let mut ids = Vec::new();
+    for (t, endpoint_ids) in by_tenant {
+        let msg_id = new_id("msg_")?;
+        tx.execute(
+            "INSERT INTO webhook_messages (id, tenant, event_type, payload, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![msg_id, t, event.as_str(), message_body(event, &t, data, now_ms), now_ms],
+        )?;
+        for ep in endpoint_ids {
+            tx.execute(
+                "INSERT INTO webhook_deliveries (id, tenant, endpoint_id, message_id, state, next_attempt_ms, created_ms)
+                 VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5)",
+                params![new_id("dlv_")?, t, ep, msg_id, now_ms],
+            )?;
+        }
+        ids.push(msg_id);
+    }
+    Ok(ids)
+}
+
+const ENDPOINT_COLS: &str = "id, tenant, url, events, description, secret, created_ms, disabled_ms, disabled_reason";
+
+fn endpoint_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EndpointRecord> {
+    Ok(EndpointRecord {
+        id: r.get(0)?,
+        tenant: r.get(1)?,
+        url: r.get(2)?,
+        events: events_parse(&r.get::<_, String>(3)?),
+        description: r.get(4)?,
+        secret: r.get(5)?,
+        created_ms: r.get(6)?,
+        disabled_ms: r.get(7)?,
+        disabled_reason: r.get(8)?,
+    })
+}
+
+fn state_of(s: &str) -> DeliveryState {
+    match s {
+        "delivered" => DeliveryState::Delivered,
+        "failed" => DeliveryState::Failed,
+        _ => DeliveryState::Pending,
+    }
+}
+
+impl UsageStore for SqliteUsage {
+    fn record(
+        &self,
+        events: &[UsageEvent],
+        quota: &(dyn Fn(Meter) -> Option<u64> + Sync),
+    ) -> StoreResult<RecordOutcome> {
+        let mut conn = self.writer();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut counted = Vec::new();
+        let mut duplicates = 0;
+        let mut crossed = Vec::new();
+        for e in lock_order(events) {
+            let inserted = tx.prepare_cached(
+                "INSERT INTO usage_events (tenant, idem_id, key_id, meter, units, ts_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (tenant, idem_id) DO NOTHING",
+            )?
+            .execute(params![e.tenant, e.idem_id, e.key_id, e.meter.as_str(), to_i64(e.units), e.ts_ms])?;
+            if inserted == 0 {
+                duplicates += 1;
+                continue;
+            }
+            let period = Period::containing(e.ts_ms);
+            let q = quota(e.meter);
+            let after: Option<i64> = if q.is_some_and(|q| e.units > q) {
+                None
+            } else {
+                tx.prepare_cached(
+                    "INSERT INTO usage_counters (tenant, meter, period_ms, units) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (tenant, meter, period_ms) DO UPDATE SET units = units + excluded.units
+                     WHERE ?5 IS NULL OR units + excluded.units <= ?5
+                     RETURNING units",
+                )?
+                .query_row(
+                    params![e.tenant, e.meter.as_str(), period.start_ms(), to_i64(e.units), q.map(to_i64)],
+                    |r| r.get(0),
+                )
+                .optional()?
+            };
+            let Some(after) = after else {
+                let used: i64 = tx
+                    .query_row(
+                        "SELECT units FROM usage_counters WHERE tenant = ?1 AND meter = ?2 AND period_ms = ?3",
+                        params![e.tenant, e.meter.as_str(), period.start_ms()],
+                        |r| r.get(0),
+                    )
+                    .optional()?
+                    .unwrap_or(0);
+                drop(tx); // rolls back everything of this call
+                return Ok(RecordOutcome::QuotaExceeded {
+                    meter: e.meter,
+                    quota: q.unwrap_or(0),
+                    used: to_u64(used),
+                    period,
+                });
+            };
+            for (gran, bucket) in buckets(e.ts_ms) {
+                tx.prepare_cached(
+                    "INSERT INTO usage_rollups (tenant, gran, bucket_ms, key_id, meter, units) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (tenant, gran, bucket_ms, key_id, meter) DO UPDATE SET units = units + excluded.units",
+                )?
+                .execute(params![e.tenant, gran, bucket, e.key_id, e.meter.as_str(), to_i64(e.units)])?;
+            }
+            let after = to_u64(after);
+            for t in crossings(q, after - e.units.min(after), after) {
+                crossed.push((e.tenant.clone(), e.meter, t, q.unwrap_or(0), after, period, e.ts_ms));
+            }
+            counted.push(e.idem_id.clone());
+        }
+        for (tenant, meter, t, q, used, period, ts) in crossed {
+            let new = tx.execute(
+                "INSERT INTO usage_thresholds (tenant, meter, period_ms, threshold, ts_ms) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT DO NOTHING",
+                params![tenant, meter.as_str(), period.start_ms(), i64::from(t), ts],
+            )?;
+            if new == 1 {
+                enqueue_tx(
+                    &tx,
+                    Some(&tenant),
+                    EventType::UsageThresholdReached,
+                    &threshold_data(meter, t, q, used, period),
+                    ts,
+                )?;
+            }
+        }
+        tx.commit()?;
+        Ok(RecordOutcome::Recorded { counted, duplicates })
+    }
+
+    fn unrecord(&self, tenant: &str, idem_ids: &[String]) -> StoreResult<usize> {
+        let mut conn = self.writer();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut removed = Vec::new();
+        for id in idem_ids {
+            let row: Option<(String, String, i64, i64)> = tx
+                .query_row(
+                    "DELETE FROM usage_events WHERE tenant = ?1 AND idem_id = ?2 RETURNING key_id, meter, units, ts_ms",
+                    params![tenant, id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )
+                .optional()?;
+            if let Some((key, meter, units, ts)) = row {
+                removed.push((meter_of(&meter)?, key, units, ts));
+            }
+        }
+        removed.sort_by_key(|r| r.0);
+        for (meter, key, units, ts) in &removed {
+            tx.execute(
+                "UPDATE usage_counters SET units = units - ?4 WHERE tenant = ?1 AND meter = ?2 AND period_ms = ?3",
+                params![tenant, meter.as_str(), Period::containing(*ts).start_ms(), units],
+            )?;
+            for (gran, bucket) in buckets(*ts) {
+                tx.execute(
+                    "UPDATE usage_rollups SET units = units - ?6
+                     WHERE tenant = ?1 AND gran = ?2 AND bucket_ms = ?3 AND key_id = ?4 AND meter = ?5",
+                    params![tenant, gran, bucket, key, meter.as_str(), units],
+                )?;
+            }
+        }
+        tx.commit()?;
+        Ok(removed.len())
+    }
+
+    fn usage(
+        &self,
+        tenant: &str,
+        granularity: Granularity,
+        from_ms: i64,
+        to_ms: i64,
+        by_key: bool,
+    ) -> StoreResult<UsageRows> {
+        let conn = self.conn();
+        let sql = if by_key {
+            "SELECT bucket_ms, key_id, meter, SUM(units) FROM usage_rollups
+             WHERE tenant = ?1 AND gran = ?2 AND bucket_ms >= ?3 AND bucket_ms < ?4
+             GROUP BY bucket_ms, key_id, meter HAVING SUM(units) > 0 ORDER BY bucket_ms, key_id, meter"
+        } else {
+            "SELECT bucket_ms, NULL, meter, SUM(units) FROM usage_rollups
+             WHERE tenant = ?1 AND gran = ?2 AND bucket_ms >= ?3 AND bucket_ms < ?4
+             GROUP BY bucket_ms, meter HAVING SUM(units) > 0 ORDER BY bucket_ms, meter"
+        };
+        let mut stmt = conn.prepare_cached(sql)?;
+        let rows = stmt
+            .query_map(params![tenant, gran_code(granularity), from_ms, to_ms], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter().map(|(b, k, m, u)| Ok((b, k, meter_of(&m)?, to_u64(u)))).collect()
+    }
+
+    fn month_totals(&self, tenant: &str, period: Period) -> StoreResult<BTreeMap<Meter, u64>> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare_cached("SELECT meter, units FROM usage_counters WHERE tenant = ?1 AND period_ms = ?2")?;
+        let rows = stmt
+            .query_map(params![tenant, period.start_ms()], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter().map(|(m, u)| Ok((meter_of(&m)?, to_u64(u)))).collect()
+    }
+
+    fn event_count(&self, tenant: &str) -> StoreResult<u64> {
+        let n: i64 =
+            self.conn()
+                .query_row("SELECT COUNT(*) FROM usage_events WHERE tenant = ?1", params![tenant], |r| r.get(0))?;
+        Ok(to_u64(n))
+    }
+
+    fn create_endpoint(&self, e: &EndpointRecord) -> StoreResult<()> {
+        self.writer().execute(
+            "INSERT INTO webhook_endpoints (id, tenant, url, events, description, secret, created_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![e.id, e.tenant, e.url, events_text(&e.events), e.description, e.secret, e.created_ms],
+        )?;
+        Ok(())
+    }
+
+    fn endpoints(&self, tenant: &str) -> StoreResult<Vec<EndpointRecord>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {ENDPOINT_COLS} FROM webhook_endpoints WHERE tenant = ?1 ORDER BY created_ms DESC, id"
+        ))?;
+        Ok(stmt.query_map(params![tenant], endpoint_row)?.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn endpoint(&self, tenant: &str, id: &str) -> StoreResult<Option<EndpointRecord>> {
+        let conn = self.conn();
+        Ok(conn
+            .query_row(
+                &format!("SELECT {ENDPOINT_COLS} FROM webhook_endpoints WHERE tenant = ?1 AND id = ?2"),
+                params![tenant, id],
+                endpoint_row,
+            )
+            .optional()?)
+    }
+
+    fn update_endpoint(
+        &self,
+        tenant: &str,
+        id: &str,
+        change: &UpdateWebhookRequest,
+        now_ms: i64,
+    ) -> StoreResult<Option<EndpointRecord>> {
+        {
+            let mut conn = self.writer();
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let n = tx.execute(
+                "UPDATE webhook_endpoints SET url = COALESCE(?3, url), events = COALESCE(?4, events),
+                     description = COALESCE(?5, description) WHERE tenant = ?1 AND id = ?2",
+                params![tenant, id, change.url, change.events.as_deref().map(events_text), change.description],
+            )?;
+            if n == 0 {
+                return Ok(None);
+            }
+            match change.enabled {
+                Some(true) => {
+                    tx.execute(
+                        "UPDATE webhook_endpoints SET disabled_ms = NULL, disabled_reason = NULL, failing_since_ms = NULL
+                         WHERE tenant = ?1 AND id = ?2",
+                        params![tenant, id],
+                    )?;
+                }
+                Some(false) => {
+                    tx.execute(
+                        "UPDATE webhook_endpoints SET disabled_ms = ?3, disabled_reason = 'disabled by an admin'
+                         WHERE tenant = ?1 AND id = ?2 AND disabled_ms IS NULL",
+                        params![tenant, id, now_ms],
+                    )?;
+                }
+                None => {}
+            }
+            tx.commit()?;
+        }
+        self.endpoint(tenant, id)
+    }
+
+    fn delete_endpoint(&self, tenant: &str, id: &str) -> StoreResult<bool> {
+        let mut conn = self.writer();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let n = tx.execute("DELETE FROM webhook_endpoints WHERE tenant = ?1 AND id = ?2", params![tenant, id])?;
+        tx.execute(
+            "DELETE FROM webhook_attempts WHERE delivery_id IN (SELECT id FROM webhook_deliveries WHERE endpoint_id = ?1)",
+            params![id],
+        )?;
+        tx.execute("DELETE FROM webhook_deliveries WHERE endpoint_id = ?1", params![id])?;
+        tx.commit()?;
+        Ok(n == 1)
+    }
+
+    fn enqueue(
+        &self,
+        tenant: Option<&str>,
+        event: EventType,
+        data: &serde_json::Value,
+        now_ms: i64,
+    ) -> StoreResult<Vec<String>> {
+        let any: Option<i64> = {
+            let conn = self.conn();
+            // Most events have no subscriber: find out without taking the write lock.
+            conn.prepare_cached(
+                "SELECT 1 FROM webhook_endpoints WHERE disabled_ms IS NULL AND (?1 IS NULL OR tenant = ?1) LIMIT 1",
+            )?
+            .query_row(params![tenant], |r| r.get(0))
+            .optional()?
+        };
+        if any.is_none() {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.writer();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let ids = enqueue_tx(&tx, tenant, event, data, now_ms)?;
+        tx.commit()?;
+        Ok(ids)
+    }
+
+    fn claim(&self, now_ms: i64, lease_ms: i64, limit: u32) -> StoreResult<Vec<Claimed>> {
+        let mut conn = self.writer();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let claimed = {
+            let mut stmt = tx.prepare_cached(
+                "SELECT d.id, d.message_id, d.endpoint_id, d.tenant, e.url, e.secret, m.payload, d.attempts
+                 FROM webhook_deliveries d
+                 JOIN webhook_endpoints e ON e.id = d.endpoint_id
+                 JOIN webhook_messages m ON m.id = d.message_id
+                 WHERE d.state = 'pending' AND d.next_attempt_ms <= ?1 AND d.lease_until_ms <= ?1
+                   AND e.disabled_ms IS NULL
+                 ORDER BY d.next_attempt_ms LIMIT ?2",
+            )?;
+            stmt.query_map(params![now_ms, i64::from(limit)], |r| {
+                Ok(Claimed {
+                    delivery_id: r.get(0)?,
+                    message_id: r.get(1)?,
+                    endpoint_id: r.get(2)?,
+                    tenant: r.get(3)?,
+                    url: r.get(4)?,
+                    secret: r.get(5)?,
+                    payload: r.get(6)?,
+                    attempts: u32::try_from(r.get::<_, i64>(7)?).unwrap_or(0),
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?
+        };
+        for c in &claimed {
+            tx.execute(
+                "UPDATE webhook_deliveries SET lease_until_ms = ?2 WHERE id = ?1",
+                params![c.delivery_id, now_ms + lease_ms],
+            )?;
+        }
+        tx.commit()?;
+        Ok(claimed)
+    }
+
+    fn finish(&self, a: &AttemptResult) -> StoreResult<bool> {
+        let mut conn = self.writer();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let attempts: i64 = tx
+            .query_row(
+                "UPDATE webhook_deliveries SET attempts = attempts + 1, lease_until_ms = 0,
+                     state = CASE WHEN ?2 THEN 'delivered' WHEN ?3 IS NULL THEN 'failed' ELSE 'pending' END,
+                     next_attempt_ms = COALESCE(?3, next_attempt_ms)
+                 WHERE id = ?1 RETURNING attempts",
+                params![a.delivery_id, a.success, a.retry_at_ms],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or(0);
+        if attempts == 0 {
+            // The delivery was deleted with its endpoint meanwhile.
+            return Ok(false);
+        }
+        tx.execute(
+            "INSERT INTO webhook_attempts (delivery_id, attempt, ts_ms, status, latency_ms, error, response)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                a.delivery_id,
+                attempts,
+                a.ts_ms,
+                a.status.map(i64::from),
+                to_i64(a.latency_ms),
+                a.error,
+                a.response
+            ],
+        )?;
+        let mut disabled = false;
+        if a.success {
+            tx.execute("UPDATE webhook_endpoints SET failing_since_ms = NULL WHERE id = ?1", params![a.endpoint_id])?;
+        } else {
+            let since: Option<i64> = tx
+                .query_row(
+                    "UPDATE webhook_endpoints SET failing_since_ms = COALESCE(failing_since_ms, ?2)
+                     WHERE id = ?1 AND disabled_ms IS NULL RETURNING failing_since_ms",
+                    params![a.endpoint_id, a.ts_ms],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(since) = since
+                && a.ts_ms - since >= a.disable_after_ms
+            {
+                tx.execute(
+                    "UPDATE webhook_endpoints SET disabled_ms = ?2, disabled_reason = ?3 WHERE id = ?1",
+                    params![
+                        a.endpoint_id,
+                        a.ts_ms,
+                        format!("every delivery failed since {} (sustained failure)", rfc3339(since))
+                    ],
+                )?;
+                disabled = true;
+            }
+        }
+        tx.commit()?;
+        Ok(disabled)
+    }
+
+    fn deliveries(&self, tenant: &str, endpoint_id: &str, limit: u32) -> StoreResult<Vec<Delivery>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(
+            "SELECT d.id, d.message_id, m.event_type, d.state, d.attempts, d.created_ms, d.next_attempt_ms
+             FROM webhook_deliveries d JOIN webhook_messages m ON m.id = d.message_id
+             WHERE d.tenant = ?1 AND d.endpoint_id = ?2 ORDER BY d.seq DESC LIMIT ?3",
+        )?;
+        let rows = stmt
+            .query_map(params![tenant, endpoint_id, i64::from(limit)], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, i64>(5)?,
+                    r.get::<_, i64>(6)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut attempts = conn.prepare_cached(
+            "SELECT attempt, ts_ms, status, latency_ms, error, response FROM webhook_attempts
+             WHERE delivery_id = ?1 ORDER BY seq",
+        )?;
+        let mut out = Vec::new();
+        for (id, message_id, event, state, n, created, next) in rows {
+            let log = attempts
+                .query_map(params![id], |r| {
+                    Ok(DeliveryAttempt {
+                        attempt: u32::try_from(r.get::<_, i64>(0)?).unwrap_or(0),
+                        at: rfc3339(r.get(1)?),
+                        status: r.get::<_, Option<i64>>(2)?.and_then(|s| u16::try_from(s).ok()),
+                        latency_ms: to_u64(r.get(3)?),
+                        error: r.get(4)?,
+                        response: r.get(5)?,
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            let state = state_of(&state);
+            out.push(Delivery {
+                id,
+                message_id,
+                event_type: event.parse().map_err(|_| StoreError::Corrupt(format!("unknown event `{event}`")))?,
+                state,
+                attempts: u32::try_from(n).unwrap_or(0),
+                created_at: rfc3339(created),
+                next_attempt_at: (state == DeliveryState::Pending).then(|| rfc3339(next)),
+                log,
+            });
+        }
+        Ok(out)
+    }
+
+    fn redeliver(
+        &self,
+        tenant: &str,
+        endpoint_id: &str,
+        delivery_id: &str,
+        now_ms: i64,
+    ) -> StoreResult<Option<String>> {
+        let mut conn = self.writer();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let message: Option<String> = tx
+            .query_row(
+                "SELECT message_id FROM webhook_deliveries WHERE tenant = ?1 AND endpoint_id = ?2 AND id = ?3",
+                params![tenant, endpoint_id, delivery_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(message) = message else { return Ok(None) };
+        let id = new_id("dlv_")?;
+        tx.execute(
+            "INSERT INTO webhook_deliveries (id, tenant, endpoint_id, message_id, state, next_attempt_ms, created_ms)
+             VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5)",
+            params![id, tenant, endpoint_id, message, now_ms],
+        )?;
+        tx.commit()?;
+        Ok(Some(id))
+    }
+}

@@ -1,0 +1,292 @@
+//! Storage of usage metering and webhooks, behind its own trait ([`UsageStore`]) with SQLite
+//! (`sqlite_usage`, `<data dir>/metering.sqlite`) and PostgreSQL (`postgres_usage`, the same
+//! database as the rest, tables of its own) backends. Migrations are their own sequence
+//! (`metering_migrations`), independent of the main store's.
+//!
+//! Invariants:
+//! - An event is identified by `(tenant, idem_id)`: recording the same id twice counts once.
+//!   The event, its hourly/daily/monthly rollups and the tenant's monthly counter change in one
+//!   transaction.
+//! - Quotas are checked by a conditional upsert of the monthly counter row (PostgreSQL locks
+//!   the row, so replicas serialise per tenant and meter); when any meter of a call would go
+//!   over its quota, nothing of the call is recorded.
+//! - Rows are always locked in meter order (counter, then that meter's rollups), so concurrent
+//!   calls cannot deadlock.
+//! - A threshold crossing is recorded once per tenant, meter, month and threshold, with its
+//!   `usage.threshold_reached` message, in the transaction that crossed it.
+//! - Webhook messages and their deliveries are rows (the outbox): a delivery is claimed with a
+//!   lease (PostgreSQL: `FOR UPDATE SKIP LOCKED`), so a replica that dies mid-attempt only
+//!   delays it until the lease ends.
+
+use std::collections::BTreeMap;
+
+use scorpius_core::{
+    api::{
+        usage::Granularity,
+        webhooks::{Delivery, EventType, UpdateWebhookRequest, WebhookMessage},
+    },
+    metering::{Meter, Period, crossed_thresholds, rfc3339},
+};
+
+use super::{StoreError, StoreResult};
+
+/// One usage event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageEvent {
+    /// Tenant.
+    pub tenant: String,
+    /// Key that caused it.
+    pub key_id: String,
+    /// Meter.
+    pub meter: Meter,
+    /// Units (≥ 1).
+    pub units: u64,
+    /// When (Unix ms).
+    pub ts_ms: i64,
+    /// Idempotency id, unique per tenant.
+    pub idem_id: String,
+}
+
+/// What [`UsageStore::record`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordOutcome {
+    /// Recorded; `duplicates` events were already there and not counted again.
+    Recorded {
+        /// Idempotency ids that were new (and counted).
+        counted: Vec<String>,
+        /// How many were already recorded.
+        duplicates: usize,
+    },
+    /// A meter would go over its quota: nothing was recorded.
+    QuotaExceeded {
+        /// The meter.
+        meter: Meter,
+        /// Its monthly quota.
+        quota: u64,
+        /// Units used this month.
+        used: u64,
+        /// The month.
+        period: Period,
+    },
+}
+
+/// A stored webhook endpoint (with its secret, which never leaves the server after creation).
+#[derive(Clone, PartialEq, Eq)]
+pub struct EndpointRecord {
+    /// `wh_…`.
+    pub id: String,
+    /// Tenant.
+    pub tenant: String,
+    /// URL.
+    pub url: String,
+    /// Event types.
+    pub events: Vec<EventType>,
+    /// Label.
+    pub description: Option<String>,
+    /// Signing key bytes.
+    pub secret: Vec<u8>,
+    /// Creation (Unix ms).
+    pub created_ms: i64,
+    /// When disabled.
+    pub disabled_ms: Option<i64>,
+    /// Why.
+    pub disabled_reason: Option<String>,
+}
+
+impl std::fmt::Debug for EndpointRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EndpointRecord")
+            .field("id", &self.id)
+            .field("tenant", &self.tenant)
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A delivery claimed for one attempt.
+#[derive(Clone)]
+pub struct Claimed {
+    /// `dlv_…`.
+    pub delivery_id: String,
+    /// `msg_…` (the `webhook-id`).
+    pub message_id: String,
+    /// Endpoint id.
+    pub endpoint_id: String,
+    /// Tenant.
+    pub tenant: String,
+    /// Where to send it.
+    pub url: String,
+    /// Signing key bytes.
+    pub secret: Vec<u8>,
+    /// The body.
+    pub payload: String,
+    /// Attempts made before this one.
+    pub attempts: u32,
+}
+
+impl std::fmt::Debug for Claimed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Claimed")
+            .field("delivery_id", &self.delivery_id)
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The result of one attempt, to store.
+#[derive(Debug, Clone)]
+pub struct AttemptResult {
+    /// Delivery.
+    pub delivery_id: String,
+    /// Endpoint.
+    pub endpoint_id: String,
+    /// When it started (Unix ms).
+    pub ts_ms: i64,
+    /// HTTP status.
+    pub status: Option<u16>,
+    /// Milliseconds.
+    pub latency_ms: u64,
+    /// Error text.
+    pub error: Option<String>,
+    /// Response snippet.
+    pub response: Option<String>,
+    /// 2xx.
+    pub success: bool,
+    /// When to try again, unless the attempts are exhausted (`None`).
+    pub retry_at_ms: Option<i64>,
+    /// Disable the endpoint when it has been failing since at least this long ago (ms).
+    pub disable_after_ms: i64,
+}
+
+/// Rows of a usage query: bucket start, key (when grouped by key), meter, units.
+pub type UsageRows = Vec<(i64, Option<String>, Meter, u64)>;
+
+/// Usage metering and webhook storage.
+pub trait UsageStore: Send + Sync + 'static {
+    /// Records the events of one call (see the module invariants). `quota` gives a meter's
+    /// monthly quota for the tenant (`None`: unlimited).
+    fn record(
+        &self,
+        events: &[UsageEvent],
+        quota: &(dyn Fn(Meter) -> Option<u64> + Sync),
+    ) -> StoreResult<RecordOutcome>;
+    /// Takes back events (a call that failed after reserving): deletes them and decrements
+    /// the rollups and counters. Returns how many were removed.
+    fn unrecord(&self, tenant: &str, idem_ids: &[String]) -> StoreResult<usize>;
+    /// Rollup rows of the tenant with `from_ms ≤ bucket < to_ms`.
+    fn usage(
+        &self,
+        tenant: &str,
+        granularity: Granularity,
+        from_ms: i64,
+        to_ms: i64,
+        by_key: bool,
+    ) -> StoreResult<UsageRows>;
+    /// The tenant's counters of a month (what quotas and bills use).
+    fn month_totals(&self, tenant: &str, period: Period) -> StoreResult<BTreeMap<Meter, u64>>;
+    /// Number of raw events of the tenant (for tests and benchmarks).
+    fn event_count(&self, tenant: &str) -> StoreResult<u64>;
+
+    /// Stores a new endpoint.
+    fn create_endpoint(&self, endpoint: &EndpointRecord) -> StoreResult<()>;
+    /// The tenant's endpoints, newest first.
+    fn endpoints(&self, tenant: &str) -> StoreResult<Vec<EndpointRecord>>;
+    /// One endpoint of the tenant.
+    fn endpoint(&self, tenant: &str, id: &str) -> StoreResult<Option<EndpointRecord>>;
+    /// Applies a change (URL and events already validated); `None` when there is none.
+    fn update_endpoint(
+        &self,
+        tenant: &str,
+        id: &str,
+        change: &UpdateWebhookRequest,
+        now_ms: i64,
+    ) -> StoreResult<Option<EndpointRecord>>;
+    /// Deletes an endpoint with its deliveries; false when there is none.
+    fn delete_endpoint(&self, tenant: &str, id: &str) -> StoreResult<bool>;
+    /// Queues a message for every enabled endpoint subscribed to its type: of `tenant`, or of
+    /// every tenant when `None` (one message per tenant). Returns the message ids.
+    fn enqueue(
+        &self,
+        tenant: Option<&str>,
+        event: EventType,
+        data: &serde_json::Value,
+        now_ms: i64,
+    ) -> StoreResult<Vec<String>>;
+    /// Claims up to `limit` due deliveries of enabled endpoints for `lease_ms`.
+    fn claim(&self, now_ms: i64, lease_ms: i64, limit: u32) -> StoreResult<Vec<Claimed>>;
+    /// Stores an attempt and schedules what follows; returns true when the endpoint was
+    /// disabled by this failure.
+    fn finish(&self, attempt: &AttemptResult) -> StoreResult<bool>;
+    /// The endpoint's deliveries with their attempts, newest first.
+    fn deliveries(&self, tenant: &str, endpoint_id: &str, limit: u32) -> StoreResult<Vec<Delivery>>;
+    /// Queues the message of a delivery again (a new delivery, due now); its id, or `None`
+    /// when the delivery is not the tenant's endpoint's.
+    fn redeliver(&self, tenant: &str, endpoint_id: &str, delivery_id: &str, now_ms: i64)
+    -> StoreResult<Option<String>>;
+}
+
+/// A fresh id with a prefix and 16 hex digits of randomness.
+pub fn new_id(prefix: &str) -> StoreResult<String> {
+    let mut b = [0u8; 8];
+    getrandom::fill(&mut b).map_err(|e| StoreError::Db(format!("no randomness: {e}")))?;
+    Ok(format!("{prefix}{}", hex::encode(b)))
+}
+
+/// The rollup buckets of a time: hour, day, month (granularity code and start).
+pub fn buckets(ts_ms: i64) -> [(&'static str, i64); 3] {
+    [
+        ("h", scorpius_core::metering::hour_start_ms(ts_ms)),
+        ("d", Period::day_start_ms(ts_ms)),
+        ("m", Period::containing(ts_ms).start_ms()),
+    ]
+}
+
+/// The rollup code of a granularity.
+pub fn gran_code(g: Granularity) -> &'static str {
+    match g {
+        Granularity::Hour => "h",
+        Granularity::Day => "d",
+        Granularity::Month => "m",
+    }
+}
+
+/// Events sorted into lock order (by meter), with units of 0 dropped.
+pub fn lock_order(events: &[UsageEvent]) -> Vec<&UsageEvent> {
+    let mut v: Vec<&UsageEvent> = events.iter().filter(|e| e.units > 0).collect();
+    v.sort_by(|a, b| (a.meter, &a.idem_id).cmp(&(b.meter, &b.idem_id)));
+    v
+}
+
+/// The `usage.threshold_reached` data.
+pub fn threshold_data(meter: Meter, threshold: u8, quota: u64, used: u64, period: Period) -> serde_json::Value {
+    serde_json::json!({
+        "meter": meter.as_str(),
+        "threshold_percent": threshold,
+        "quota": quota,
+        "used": used,
+        "period": period.to_string(),
+        "resets_at": rfc3339(period.end_ms()),
+    })
+}
+
+/// The crossings of one counter update (re-exported for the backends).
+pub fn crossings(quota: Option<u64>, before: u64, after: u64) -> Vec<u8> {
+    quota.map(|q| crossed_thresholds(q, before, after)).unwrap_or_default()
+}
+
+/// The body of a message.
+pub fn message_body(event: EventType, tenant: &str, data: &serde_json::Value, now_ms: i64) -> String {
+    let msg =
+        WebhookMessage { event_type: event, timestamp: rfc3339(now_ms), tenant: tenant.to_owned(), data: data.clone() };
+    serde_json::to_string(&msg).unwrap_or_default()
+}
+
+/// Events as stored (`scan.completed,key.created`).
+pub fn events_text(events: &[EventType]) -> String {
+    events.iter().map(|e| e.as_str()).collect::<Vec<_>>().join(",")
+}
+
+/// Stored events back (unknown names are skipped).
+pub fn events_parse(s: &str) -> Vec<EventType> {
+    s.split(',').filter_map(|e| e.parse().ok()).collect()
+}

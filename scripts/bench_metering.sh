@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Metering's cost on POST /v1/scan/transaction at a fixed 1,000 requests/s (issue 9), and a
+# month of usage with 1,000,000 events. Release builds; the server on SQLite, then on
+# PostgreSQL (127.0.0.1:5432, a database of its own, dropped after); each configuration
+# alternately ROUNDS times (default 3) for 10 s. Port 18081.
+set -u
+cd "$(dirname "$0")/.."
+cargo build --release -q -p scorpius-server --bin scorpius-server --example rate_load --example usage_bench
+T=${CARGO_TARGET_DIR:-target}/release
+ROUNDS=${ROUNDS:-3}
+BACKENDS=${BACKENDS:-sqlite postgres}
+export SCORPIUS_RATE_LIMIT_PER_SECOND=1000000 SCORPIUS_RATE_LIMIT_BURST=1000000 SCORPIUS_LOG=warn
+CONF=$(mktemp -d)
+printf '[metering]\nenabled = false\n' >"$CONF/off.toml"
+# On: a plan with a quota on the measured meter, so every request takes the conditional path.
+printf '[metering]\nenabled = true\ndefault_plan = "p"\n[metering.plans.p]\nquotas = { "scan.transaction" = 100000000 }\n' >"$CONF/on.toml"
+for backend in $BACKENDS; do
+  for round in $(seq "$ROUNDS"); do
+    for mode in off on; do
+      D=$(mktemp -d)
+      ARGS=(--data-dir "$D" --config "$CONF/$mode.toml")
+      if [ "$backend" = postgres ]; then
+        DB=scorpius_metering_perf_$$
+        psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE $DB"
+        ARGS+=(--database-url "postgres://postgres@127.0.0.1:5432/$DB")
+      fi
+      KEY=$($T/scorpius-server "${ARGS[@]}" admin create-key --role security --tenant perf 2>/dev/null)
+      $T/scorpius-server "${ARGS[@]}" --bind 127.0.0.1:18081 2>/tmp/metering-perf.log &
+      PID=$!
+      for i in $(seq 50); do curl -sf http://127.0.0.1:18081/health/ready >/dev/null && break; sleep 0.2; done
+      # warm-up, then the measurement
+      $T/examples/rate_load http://127.0.0.1:18081 "$KEY" 500 2 >/dev/null
+      echo "== $backend metering=$mode round $round: $($T/examples/rate_load http://127.0.0.1:18081 "$KEY" 1000 10)"
+      kill -TERM $PID; wait $PID
+      if [ "$backend" = postgres ]; then psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE $DB WITH (FORCE)"; fi
+      rm -rf "$D"
+    done
+  done
+done
+rm -rf "$CONF"
+echo "== a month of usage, 1,000,000 events (SQLite)"
+$T/examples/usage_bench 1000000
+# On PostgreSQL loading a million events row by row takes minutes: opt in with USAGE_PG=1.
+if [ "${USAGE_PG:-0}" = 1 ]; then
+  DB=scorpius_usage_perf_$$
+  psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE $DB"
+  echo "== a month of usage, 1,000,000 events (PostgreSQL)"
+  $T/examples/usage_bench 1000000 "postgres://postgres@127.0.0.1:5432/$DB"
+  psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE $DB WITH (FORCE)"
+fi
