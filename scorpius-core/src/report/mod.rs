@@ -20,9 +20,24 @@ pub use text::{to_csv, to_html, to_markdown};
 /// The JSON Schema of [`ScanReport`], pretty-printed with a trailing newline.
 pub fn json_schema() -> String {
     let schema = schemars::schema_for!(ScanReport);
-    let mut s = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    // Keys sorted, so that the text is the same whether or not serde_json keeps insertion
+    // order (a dependency of the server turns `preserve_order` on in workspace builds).
+    let mut s = serde_json::to_string_pretty(&sorted(schema.to_value())).unwrap_or_default();
     s.push('\n');
     s
+}
+
+/// `value` with every object's keys in sorted order.
+fn sorted(value: serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::Object(map) => {
+            let mut entries: Vec<_> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            serde_json::Value::Object(entries.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        serde_json::Value::Array(items) => serde_json::Value::Array(items.into_iter().map(sorted).collect()),
+        other => other,
+    }
 }
 
 /// A report as pretty JSON (the `--format json` output).
