@@ -122,18 +122,20 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn migrate(client: &mut Client) -> StoreResult<()> {
+/// Applies `migrations` in order under the advisory lock `lock`, recording each applied version
+/// in `table` (a name fixed in the code), so replicas starting together apply each once.
+pub(super) fn migrate(client: &mut Client, lock: i64, table: &str, migrations: &[&str]) -> StoreResult<()> {
     let mut tx = client.transaction()?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
-    tx.batch_execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_ms BIGINT NOT NULL)",
-    )?;
-    let done: i64 = tx.query_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[])?.get(0);
-    for (i, sql) in MIGRATIONS.iter().enumerate() {
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&lock])?;
+    tx.batch_execute(&format!(
+        "CREATE TABLE IF NOT EXISTS {table} (version BIGINT PRIMARY KEY, applied_ms BIGINT NOT NULL)"
+    ))?;
+    let done: i64 = tx.query_one(&format!("SELECT COALESCE(MAX(version), 0) FROM {table}"), &[])?.get(0);
+    for (i, sql) in migrations.iter().enumerate() {
         let version = i64::try_from(i).unwrap_or(i64::MAX) + 1;
         if version > done {
             tx.batch_execute(sql)?;
-            tx.execute("INSERT INTO schema_migrations (version, applied_ms) VALUES ($1, $2)", &[&version, &now_ms()])?;
+            tx.execute(&format!("INSERT INTO {table} (version, applied_ms) VALUES ($1, $2)"), &[&version, &now_ms()])?;
         }
     }
     tx.commit()?;
@@ -189,7 +191,7 @@ impl PgStore {
     /// (created on first use; every replica must share it).
     pub fn open(url: &str, key_file: &Path) -> StoreResult<Self> {
         let mut first = Client::connect(url, NoTls)?;
-        migrate(&mut first)?;
+        migrate(&mut first, MIGRATION_LOCK, "schema_migrations", MIGRATIONS)?;
         let mut pool = vec![Mutex::new(first)];
         for _ in 1..POOL {
             pool.push(Mutex::new(Client::connect(url, NoTls)?));

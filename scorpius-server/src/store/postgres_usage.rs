@@ -170,23 +170,7 @@ impl PgUsage {
             for _ in 0..POOL {
                 pool.push(Client::connect(&url, NoTls)?);
             }
-            let mut tx = pool[0].transaction()?;
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
-            tx.batch_execute(
-                "CREATE TABLE IF NOT EXISTS metering_migrations (version BIGINT PRIMARY KEY, applied_ms BIGINT NOT NULL)",
-            )?;
-            let done: i64 = tx.query_one("SELECT COALESCE(MAX(version), 0) FROM metering_migrations", &[])?.get(0);
-            for (i, sql) in MIGRATIONS.iter().enumerate() {
-                let version = i64::try_from(i).unwrap_or(i64::MAX) + 1;
-                if version > done {
-                    tx.batch_execute(sql)?;
-                    tx.execute(
-                        "INSERT INTO metering_migrations (version, applied_ms) VALUES ($1, $2)",
-                        &[&version, &super::sqlite::now_ms()],
-                    )?;
-                }
-            }
-            tx.commit()?;
+            super::postgres::migrate(&mut pool[0], MIGRATION_LOCK, "metering_migrations", MIGRATIONS)?;
             Ok(PgUsage { pool: Some(pool.into_iter().map(Mutex::new).collect()), next: AtomicUsize::new(0) })
         })
         .join()

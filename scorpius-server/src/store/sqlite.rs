@@ -78,18 +78,20 @@ CREATE TABLE tenant_intel (
 ",
 ];
 
-fn migrate(conn: &mut Connection) -> StoreResult<()> {
+/// Applies `migrations` in order, recording each applied version in `table` (a name fixed in
+/// the code); one immediate transaction, so concurrent openers apply each once.
+pub(super) fn migrate(conn: &mut Connection, table: &str, migrations: &[&str]) -> StoreResult<()> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    tx.execute_batch(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL)",
-    )?;
-    let done: i64 = tx.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))?;
-    for (i, sql) in MIGRATIONS.iter().enumerate() {
+    tx.execute_batch(&format!(
+        "CREATE TABLE IF NOT EXISTS {table} (version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL)"
+    ))?;
+    let done: i64 = tx.query_row(&format!("SELECT COALESCE(MAX(version), 0) FROM {table}"), [], |r| r.get(0))?;
+    for (i, sql) in migrations.iter().enumerate() {
         let version = i64::try_from(i).unwrap_or(i64::MAX) + 1;
         if version > done {
             tx.execute_batch(sql)?;
             tx.execute(
-                "INSERT INTO schema_migrations (version, applied_ms) VALUES (?1, ?2)",
+                &format!("INSERT INTO {table} (version, applied_ms) VALUES (?1, ?2)"),
                 params![version, now_ms()],
             )?;
         }
@@ -113,7 +115,7 @@ pub struct SqliteStore {
     public_key: String,
 }
 
-fn open_conn(path: &Path) -> StoreResult<Connection> {
+pub(super) fn open_conn(path: &Path) -> StoreResult<Connection> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(Duration::from_secs(10))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -151,7 +153,7 @@ impl SqliteStore {
         std::fs::create_dir_all(dir).map_err(|e| StoreError::Db(format!("creating {}: {e}", dir.display())))?;
         let path = dir.join("server.sqlite");
         let mut first = open_conn(&path)?;
-        migrate(&mut first)?;
+        migrate(&mut first, "schema_migrations", MIGRATIONS)?;
         let mut pool = vec![Mutex::new(first)];
         for _ in 1..4 {
             pool.push(Mutex::new(open_conn(&path)?));

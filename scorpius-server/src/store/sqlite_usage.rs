@@ -9,7 +9,6 @@ use std::{
         Mutex,
         atomic::{AtomicUsize, Ordering},
     },
-    time::Duration,
 };
 
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
@@ -121,14 +120,6 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn open_conn(path: &Path) -> StoreResult<Connection> {
-    let conn = Connection::open(path)?;
-    conn.busy_timeout(Duration::from_secs(10))?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "NORMAL")?;
-    Ok(conn)
-}
-
 fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
@@ -146,26 +137,11 @@ impl SqliteUsage {
     pub fn open(dir: &Path) -> StoreResult<Self> {
         std::fs::create_dir_all(dir).map_err(|e| StoreError::Db(format!("creating {}: {e}", dir.display())))?;
         let path = dir.join("metering.sqlite");
-        let mut first = open_conn(&path)?;
-        let tx = first.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute_batch(
-            "CREATE TABLE IF NOT EXISTS metering_migrations (version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL)",
-        )?;
-        let done: i64 = tx.query_row("SELECT COALESCE(MAX(version), 0) FROM metering_migrations", [], |r| r.get(0))?;
-        for (i, sql) in MIGRATIONS.iter().enumerate() {
-            let version = i64::try_from(i).unwrap_or(i64::MAX) + 1;
-            if version > done {
-                tx.execute_batch(sql)?;
-                tx.execute(
-                    "INSERT INTO metering_migrations (version, applied_ms) VALUES (?1, ?2)",
-                    params![version, super::sqlite::now_ms()],
-                )?;
-            }
-        }
-        tx.commit()?;
+        let mut first = super::sqlite::open_conn(&path)?;
+        super::sqlite::migrate(&mut first, "metering_migrations", MIGRATIONS)?;
         let mut pool = vec![Mutex::new(first)];
         for _ in 0..3 {
-            pool.push(Mutex::new(open_conn(&path)?));
+            pool.push(Mutex::new(super::sqlite::open_conn(&path)?));
         }
         Ok(SqliteUsage { pool, next: AtomicUsize::new(0) })
     }
