@@ -72,7 +72,7 @@ pub enum Command {
     Login(cmd::login::LoginArgs),
     /// Forget the stored API key of a server.
     Logout(cmd::login::LogoutArgs),
-    /// Administer a scorpius-server: API keys and the audit trail.
+    /// Administer a scorpius-server: API keys, the audit trail, usage and bills, webhooks.
     #[command(subcommand)]
     Admin(cmd::admin::AdminCommand),
 }

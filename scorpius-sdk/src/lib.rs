@@ -3,7 +3,8 @@
 //!
 //! - [`Client`]: every endpoint as an async method — scans, saved scans (a [`Stream`] over
 //!   the pages) and reports (bytes for PDF or SARIF, typed values for JSON), intel, the audit
-//!   trail and its verification, API keys, health. Retries with exponential backoff and
+//!   trail and its verification, API keys, usage, forecast and billing preview, webhook
+//!   subscriptions and their deliveries, health. Retries with exponential backoff and
 //!   jitter on 429 (honouring `Retry-After`), 5xx, timeouts and connection failures — only
 //!   for requests safe to repeat: `GET`s and scan `POST`s, which always carry an
 //!   `Idempotency-Key`. Errors are typed ([`Error`]).
@@ -71,6 +72,7 @@ mod admin;
 mod client;
 mod error;
 pub mod local;
+mod metering;
 mod retry;
 mod scans;
 pub mod webhooks;

@@ -50,6 +50,10 @@ pub struct AppState {
     tenant_envs: Arc<Mutex<HashMap<String, TenantEnv>>>,
     /// Usage metering and webhooks (issue 9); set by [`crate::Server::bind`].
     pub metering: Option<Arc<crate::metering::Metering>>,
+    /// The first failing seq of the last audit-verification failure this replica announced,
+    /// so `/health/deep` raises `audit.verification_failed` once per failure rather than on
+    /// every probe; cleared when the log verifies again.
+    pub audit_alarm: Arc<Mutex<Option<Option<u64>>>>,
 }
 
 /// A tenant's scan environment and the storage stamp it was built from.
@@ -92,6 +96,7 @@ impl AppState {
             ),
             hooks,
             metering: None,
+            audit_alarm: Arc::default(),
         }
     }
 

@@ -60,6 +60,7 @@ impl Modify for Security {
         scorpius_core::metering::Meter,
         scorpius_core::api::usage::Granularity,
         scorpius_core::api::usage::GroupBy,
+        scorpius_core::api::usage::UsageFormat,
         scorpius_core::api::usage::UsageRow,
         scorpius_core::api::usage::UsageReport,
         scorpius_core::api::usage::MeterForecast,
@@ -100,6 +101,36 @@ pub fn json() -> String {
 
 #[cfg(test)]
 mod tests {
+    /// Every path parameter is in its route's template, and every query parameter is
+    /// optional unless the handler really needs it (generated clients follow this).
+    #[test]
+    fn parameters_are_where_the_routes_take_them() {
+        let doc: serde_json::Value = serde_json::from_str(&super::json()).unwrap();
+        let mut queries = 0;
+        for (path, ops) in doc["paths"].as_object().unwrap() {
+            for (method, op) in ops.as_object().unwrap() {
+                for p in op["parameters"].as_array().into_iter().flatten() {
+                    let name = p["name"].as_str().unwrap();
+                    match p["in"].as_str().unwrap() {
+                        "path" => assert!(
+                            path.contains(&format!("{{{name}}}")),
+                            "{method} {path}: `{name}` is not in the path"
+                        ),
+                        "query" => {
+                            queries += 1;
+                            let required = p["required"].as_bool().unwrap_or(false);
+                            // The only required query parameter: the consistency proof's old size.
+                            assert_eq!(required, name == "old", "{method} {path}: `{name}` required={required}");
+                        }
+                        "header" => assert_eq!(name, "Idempotency-Key", "{method} {path}"),
+                        other => panic!("{method} {path}: `{name}` in {other}"),
+                    }
+                }
+            }
+        }
+        assert!(queries >= 15, "{queries} query parameters");
+    }
+
     /// `docs/openapi.json` must match the code; regenerate with
     /// `SCORPIUS_BLESS=1 cargo test -p scorpius-server openapi_snapshot`.
     #[test]

@@ -48,6 +48,9 @@ pub struct WebhooksConfig {
     pub concurrency: u32,
     /// Allow `http://` endpoint URLs (otherwise only `https://`).
     pub allow_http: bool,
+    /// Allow endpoints on loopback, private, link-local and other non-public addresses
+    /// (off by default: a tenant must not make the server call into its own network).
+    pub allow_private: bool,
 }
 
 impl Default for WebhooksConfig {
@@ -62,6 +65,7 @@ impl Default for WebhooksConfig {
             poll_interval_ms: 1_000,
             concurrency: 8,
             allow_http: true,
+            allow_private: false,
         }
     }
 }
@@ -179,8 +183,17 @@ impl Hook for WebhookHook {
 
 const SNIPPET: usize = 1024;
 
-/// One attempt: POST the signed message; never follows redirects.
-async fn attempt(client: &reqwest::Client, c: &Claimed) -> (Option<u16>, Option<String>, Option<String>, bool) {
+/// One attempt: POST the signed message; never follows redirects, and unless
+/// `allow_private` never calls a non-public address literal (an endpoint stored before the
+/// setting changed).
+async fn attempt(
+    client: &reqwest::Client,
+    c: &Claimed,
+    allow_private: bool,
+) -> (Option<u16>, Option<String>, Option<String>, bool) {
+    if !allow_private && let Some(host) = url::Url::parse(&c.url).ok().as_ref().and_then(private_host) {
+        return (None, Some(format!("{host} is not a public address (webhooks.allow_private is off)")), None, false);
+    }
     let ts = crate::store::sqlite::now_ms() / 1000;
     let secret = WebhookSecret::from_bytes(c.secret.clone());
     let signature = sign(&secret, &c.message_id, ts, c.payload.as_bytes());
@@ -223,6 +236,15 @@ fn describe(e: reqwest::Error) -> String {
     if e.is_timeout() {
         "timed out".into()
     } else if e.is_connect() {
+        // The guard's refusal is worth showing; other connect errors carry OS noise.
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            let text = s.to_string();
+            if text.contains("non-public") {
+                return text;
+            }
+            source = s.source();
+        }
         "could not connect".into()
     } else {
         // Without the URL (the endpoint is shown next to it anyway).
@@ -232,10 +254,93 @@ fn describe(e: reqwest::Error) -> String {
     }
 }
 
-/// The HTTP client of deliveries: rustls (ring), no redirects, the attempt timeout.
+/// Whether an address is one a webhook may reach without `allow_private`: not loopback,
+/// private (RFC 1918, unique local), link-local, shared (CGNAT), unspecified, broadcast,
+/// multicast, documentation, benchmarking or reserved; IPv4 inside IPv6 (mapped, NAT64) is
+/// judged as IPv4.
+pub fn is_public(ip: std::net::IpAddr) -> bool {
+    use std::net::{IpAddr, Ipv4Addr};
+    fn v4(ip: Ipv4Addr) -> bool {
+        let [a, b, c, _] = ip.octets();
+        !(ip.is_private()
+            || ip.is_loopback()
+            || ip.is_link_local()
+            || ip.is_unspecified()
+            || ip.is_broadcast()
+            || ip.is_multicast()
+            || ip.is_documentation()
+            || a == 0
+            || (a == 100 && (64..128).contains(&b))
+            || (a == 192 && b == 0 && c == 0)
+            || (a == 198 && (b == 18 || b == 19))
+            || a >= 240)
+    }
+    match ip {
+        IpAddr::V4(ip) => v4(ip),
+        IpAddr::V6(ip) => {
+            if let Some(m) = ip.to_ipv4_mapped() {
+                return v4(m);
+            }
+            let seg = ip.segments();
+            if seg[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+                let o = ip.octets();
+                return v4(Ipv4Addr::new(o[12], o[13], o[14], o[15]));
+            }
+            !(ip.is_loopback()
+                || ip.is_unspecified()
+                || ip.is_multicast()
+                || (seg[0] & 0xfe00) == 0xfc00
+                || (seg[0] & 0xffc0) == 0xfe80
+                || (seg[0] == 0x2001 && seg[1] == 0x0db8)
+                || seg[..6] == [0, 0, 0, 0, 0, 0])
+        }
+    }
+}
+
+/// Why a URL's host may not be called without `allow_private`, when it is an address
+/// literal or `localhost` (names are checked when they are resolved, see [`PublicOnly`]).
+pub fn private_host(url: &url::Url) -> Option<String> {
+    match url.host()? {
+        url::Host::Ipv4(ip) if !is_public(ip.into()) => Some(ip.to_string()),
+        url::Host::Ipv6(ip) if !is_public(ip.into()) => Some(ip.to_string()),
+        url::Host::Domain(d)
+            if d.eq_ignore_ascii_case("localhost") || d.to_ascii_lowercase().ends_with(".localhost") =>
+        {
+            Some(d.to_owned())
+        }
+        _ => None,
+    }
+}
+
+/// A resolver that keeps only public addresses, so a name that resolves into a private
+/// network (or is re-pointed there later: DNS rebinding) is never connected to.
+#[derive(Debug)]
+struct PublicOnly;
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let all: Vec<std::net::SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let public: Vec<std::net::SocketAddr> = all.iter().copied().filter(|a| is_public(a.ip())).collect();
+            if public.is_empty() && !all.is_empty() {
+                return Err(
+                    format!("{host} resolves only to non-public addresses (webhooks.allow_private is off)").into()
+                );
+            }
+            Ok(Box::new(public.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// The HTTP client of deliveries: rustls (ring), no redirects, the attempt timeout, and
+/// unless `allow_private`, only public addresses.
 pub fn client(config: &WebhooksConfig) -> reqwest::Result<reqwest::Client> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
+    let builder = reqwest::Client::builder();
+    let builder = if config.allow_private { builder } else { builder.dns_resolver(Arc::new(PublicOnly)) };
+    builder
+        .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_millis(config.timeout_ms))
         .connect_timeout(Duration::from_millis(config.timeout_ms))
@@ -290,7 +395,7 @@ async fn deliver(
 ) {
     let started_ms = crate::store::sqlite::now_ms();
     let t = std::time::Instant::now();
-    let (status, error, response, success) = attempt(client, &c).await;
+    let (status, error, response, success) = attempt(client, &c, config.allow_private).await;
     let latency_ms = u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX);
     let made = c.attempts + 1;
     let retry_at_ms = (!success && made < config.max_attempts).then(|| {

@@ -230,6 +230,163 @@ fn admin_keys_and_audit() {
     assert_eq!(code(&g), 2, "{}", stderr(&g));
 }
 
+/// A plan with a quota and graduated prices; webhooks may call this machine.
+const METERED: &str = r#"
+[metering]
+default_plan = "pro"
+[metering.plans.pro]
+quotas = { "scan.domain" = 10 }
+[metering.plans.pro.prices."scan.domain"]
+model = "graduated"
+tiers = [ { up_to = 1, unit_price = "0" }, { unit_price = "0.25" } ]
+[webhooks]
+allow_private = true
+poll_interval_ms = 50
+"#;
+
+/// A minimal HTTP receiver on a thread: answers 200 to everything, counts the requests and
+/// keeps their `webhook-id`s.
+fn receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let ids = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = std::sync::Arc::clone(&ids);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream);
+            let (mut len, mut id) = (0usize, String::new());
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                let lower = line.to_ascii_lowercase();
+                if let Some(v) = lower.strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+                if lower.starts_with("webhook-id:") {
+                    id = line["webhook-id:".len()..].trim().to_owned();
+                }
+            }
+            let mut body = vec![0; len];
+            let _ = reader.read_exact(&mut body);
+            seen.lock().unwrap().push(id);
+            let _ = reader.get_mut().write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
+        }
+    });
+    (url, ids)
+}
+
+#[test]
+fn admin_usage_billing_and_webhooks() {
+    let s = TestServer::start_with_config(METERED);
+    let env = Env::new();
+    assert_eq!(code(&login(&env, &s, &s.admin_key)), 0);
+    for _ in 0..3 {
+        let scan = run(&env, &["scan", "domain", "https://uniswap.org", "--server", &s.url, "--format", "json"], "");
+        assert!(code(&scan) <= 1, "{}", stderr(&scan));
+    }
+
+    // Usage: JSON, CSV, a table; bad values are exit 2 naming the option.
+    let usage = run(&env, &["admin", "usage", "--format", "json"], "");
+    assert_eq!(code(&usage), 0, "{}", stderr(&usage));
+    let usage = json_of(&usage);
+    assert_eq!(usage["totals"]["scan.domain"], 3, "{usage}");
+    assert_eq!(usage["granularity"], "day");
+    let by_key =
+        json_of(&run(&env, &["admin", "usage", "--group-by", "key", "--granularity", "month", "--format", "json"], ""));
+    assert!(by_key["rows"].as_array().unwrap().iter().all(|r| r["key_id"].as_str().is_some()), "{by_key}");
+    let csv = run(&env, &["admin", "usage", "--format", "csv"], "");
+    assert_eq!(code(&csv), 0, "{}", stderr(&csv));
+    let csv = String::from_utf8(csv.stdout).unwrap();
+    assert!(csv.starts_with("start,meter,key_id,units\n") && csv.contains(",scan.domain,,3\n"), "{csv}");
+    let table = run(&env, &["admin", "usage", "--format", "table"], "");
+    let table = String::from_utf8(table.stdout).unwrap();
+    assert!(table.contains("scan.domain") && table.contains("Totals"), "{table}");
+    let bad = run(&env, &["admin", "usage", "--granularity", "week"], "");
+    assert_eq!(code(&bad), 2);
+    assert!(stderr(&bad).contains("granularity"), "{}", stderr(&bad));
+    let bad = run(&env, &["admin", "usage", "--from", "yesterday"], "");
+    assert_eq!(code(&bad), 2);
+    assert!(stderr(&bad).contains("from"), "{}", stderr(&bad));
+
+    // Forecast and bill: 3 domain scans, the first free, two at 0.25.
+    let f = json_of(&run(&env, &["admin", "usage", "forecast", "--format", "json"], ""));
+    let domain = f["meters"].as_array().unwrap().iter().find(|m| m["meter"] == "scan.domain").cloned().unwrap();
+    assert_eq!((domain["used"].as_u64(), domain["quota"].as_u64()), (Some(3), Some(10)), "{f}");
+    let bill = json_of(&run(&env, &["admin", "billing", "preview", "--format", "json"], ""));
+    assert_eq!(bill["plan"], "pro");
+    assert_eq!(bill["total"], "0.50", "{bill}");
+    let bill = run(&env, &["admin", "billing", "preview", "--format", "table"], "");
+    let bill = String::from_utf8(bill.stdout).unwrap();
+    assert!(bill.contains("graduated") && bill.contains("Total: 0.50 USD"), "{bill}");
+    let bad = run(&env, &["admin", "billing", "preview", "--month", "2026-13"], "");
+    assert_eq!(code(&bad), 2, "{}", stderr(&bad));
+
+    // Webhooks: add (the secret once, on stdout), list, deliveries, redeliver, disable,
+    // enable, remove (needs --yes without a terminal).
+    let (url, ids) = receiver();
+    let add = run(&env, &["admin", "webhooks", "add", &url, "--event", "scan.completed", "--description", "cli"], "");
+    assert_eq!(code(&add), 0, "{}", stderr(&add));
+    let secret = String::from_utf8(add.stdout.clone()).unwrap().trim().to_owned();
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    assert!(stderr(&add).contains("shown once"));
+    let list = json_of(&run(&env, &["admin", "webhooks", "list", "--format", "json"], ""));
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert!(!list.to_string().contains(&secret[6..]), "listing never shows the secret");
+    let id = list[0]["id"].as_str().unwrap().to_owned();
+    let bad = run(&env, &["admin", "webhooks", "add", &url, "--event", "scan.nope"], "");
+    assert_eq!(code(&bad), 2);
+
+    run(&env, &["scan", "domain", "https://uniswap.org", "--server", &s.url, "--format", "json"], "");
+    let mut deliveries = Value::Null;
+    for _ in 0..150 {
+        deliveries = json_of(&run(&env, &["admin", "webhooks", "deliveries", &id, "--format", "json"], ""));
+        if deliveries[0]["state"] == "delivered" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(deliveries[0]["state"], "delivered", "{deliveries}");
+    let delivery = deliveries[0]["id"].as_str().unwrap().to_owned();
+    let table = run(&env, &["admin", "webhooks", "deliveries", &id, "--format", "table"], "");
+    assert!(String::from_utf8(table.stdout).unwrap().contains(&delivery));
+    let again = run(&env, &["admin", "webhooks", "redeliver", &id, &delivery], "");
+    assert_eq!(code(&again), 0, "{}", stderr(&again));
+    for _ in 0..150 {
+        if ids.lock().unwrap().len() >= 2 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let seen = ids.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!(seen[0], seen[1], "the redelivery has the same webhook-id");
+    assert_eq!(code(&run(&env, &["admin", "webhooks", "redeliver", &id, "dlv_nope"], "")), 2);
+
+    assert_eq!(code(&run(&env, &["admin", "webhooks", "disable", &id], "")), 0);
+    let list = json_of(&run(&env, &["admin", "webhooks", "list", "--format", "json"], ""));
+    assert_eq!(list[0]["enabled"], false, "{list}");
+    assert_eq!(code(&run(&env, &["admin", "webhooks", "enable", &id], "")), 0);
+    let list = json_of(&run(&env, &["admin", "webhooks", "list", "--format", "json"], ""));
+    assert_eq!(list[0]["enabled"], true, "{list}");
+
+    let refused = run(&env, &["admin", "webhooks", "remove", &id], "");
+    assert_eq!(code(&refused), 2);
+    assert!(stderr(&refused).contains("--yes"), "{}", stderr(&refused));
+    assert_eq!(code(&run(&env, &["admin", "webhooks", "remove", &id, "--yes"], "")), 0);
+    assert_eq!(code(&run(&env, &["admin", "webhooks", "remove", &id, "--yes"], "")), 2, "removing twice: not found");
+    let list = json_of(&run(&env, &["admin", "webhooks", "list", "--format", "json"], ""));
+    assert!(list.as_array().unwrap().is_empty());
+
+    // A viewer may not see usage: 403 is exit 2 with the server's reason.
+    let viewer_env = Env::new();
+    assert_eq!(code(&login(&viewer_env, &s, &s.viewer_key)), 0);
+    let denied = run(&viewer_env, &["admin", "usage"], "");
+    assert_eq!(code(&denied), 2, "{}", stderr(&denied));
+}
+
 #[test]
 fn every_remote_command_has_help() {
     let env = Env::new();
@@ -245,6 +402,18 @@ fn every_remote_command_has_help() {
         vec!["admin", "audit", "--help"],
         vec!["admin", "audit", "verify", "--help"],
         vec!["admin", "audit", "export", "--help"],
+        vec!["admin", "usage", "--help"],
+        vec!["admin", "usage", "forecast", "--help"],
+        vec!["admin", "billing", "--help"],
+        vec!["admin", "billing", "preview", "--help"],
+        vec!["admin", "webhooks", "--help"],
+        vec!["admin", "webhooks", "add", "--help"],
+        vec!["admin", "webhooks", "list", "--help"],
+        vec!["admin", "webhooks", "remove", "--help"],
+        vec!["admin", "webhooks", "enable", "--help"],
+        vec!["admin", "webhooks", "disable", "--help"],
+        vec!["admin", "webhooks", "deliveries", "--help"],
+        vec!["admin", "webhooks", "redeliver", "--help"],
     ] {
         let out = run(&env, &args, "");
         assert_eq!(code(&out), 0, "{args:?}");

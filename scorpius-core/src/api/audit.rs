@@ -7,7 +7,7 @@ use crate::audit::Entry;
 
 /// Query of `GET /v1/audit/events`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct EventsQuery {
     /// Entries with seq ≥ this (default 0); page with `next_from_seq`.
@@ -60,7 +60,7 @@ pub struct CheckpointResponse {
 
 /// Query of `GET /v1/audit/proof/{seq}`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct ProofQuery {
     /// Tree size (default: the whole log).
@@ -87,7 +87,7 @@ pub struct InclusionProof {
 
 /// Query of `GET /v1/audit/consistency`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct ConsistencyQuery {
     /// The older tree size.

@@ -21,7 +21,7 @@ use crate::{
 
 /// Query of `GET /v1/intel/{value}`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct IntelQuery {
     /// Chain name or id for address lookups (default: ethereum).

@@ -65,7 +65,7 @@ pub struct ScanPage {
 
 /// Query of `GET /v1/scans`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Only this kind (transaction, signature, address, domain, contract, wallet).
@@ -90,7 +90,7 @@ pub struct ListQuery {
 
 /// Query of `GET /v1/scans/{id}/report`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct ReportQuery {
     /// json (default), markdown, html, csv, sarif or pdf.

@@ -31,6 +31,19 @@ impl Granularity {
     }
 }
 
+impl std::str::FromStr for Granularity {
+    type Err = crate::Error;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "hour" => Ok(Granularity::Hour),
+            "day" => Ok(Granularity::Day),
+            "month" => Ok(Granularity::Month),
+            _ => Err(crate::Error::input("granularity", format!("`{s}` is not one of hour, day, month"))),
+        }
+    }
+}
+
 /// What the rows of `GET /v1/usage` are split by, besides time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -40,6 +53,73 @@ pub enum GroupBy {
     Meter,
     /// One row per bucket, API key and meter.
     Key,
+}
+
+impl GroupBy {
+    /// Lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupBy::Meter => "meter",
+            GroupBy::Key => "key",
+        }
+    }
+}
+
+impl std::str::FromStr for GroupBy {
+    type Err = crate::Error;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "meter" => Ok(GroupBy::Meter),
+            "key" => Ok(GroupBy::Key),
+            _ => Err(crate::Error::input("group_by", format!("`{s}` is not one of meter, key"))),
+        }
+    }
+}
+
+/// Body format of `GET /v1/usage`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum UsageFormat {
+    /// A [`UsageReport`].
+    #[default]
+    Json,
+    /// `text/csv` with the columns `start,meter,key_id,units`.
+    Csv,
+}
+
+/// Query of `GET /v1/usage`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
+#[serde(deny_unknown_fields)]
+pub struct UsageQuery {
+    /// Start (RFC 3339 or YYYY-MM-DD, UTC), aligned down to the granularity; default the
+    /// start of the current month.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// End, exclusive (RFC 3339 or YYYY-MM-DD); default the end of the current month.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// hour, day (default) or month.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub granularity: Option<Granularity>,
+    /// meter (default) or key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_by: Option<GroupBy>,
+    /// json (default) or csv.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<UsageFormat>,
+}
+
+/// Query of `GET /v1/billing/preview`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
+#[serde(deny_unknown_fields)]
+pub struct BillingQuery {
+    /// The month, YYYY-MM (default: the current month).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub month: Option<String>,
 }
 
 /// One row of a usage report.

@@ -248,6 +248,16 @@ pub struct DeliveryList {
     pub deliveries: Vec<Delivery>,
 }
 
+/// Query of `GET /v1/webhooks/{id}/deliveries`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
+#[serde(deny_unknown_fields)]
+pub struct DeliveriesQuery {
+    /// How many, 1–100 (default 20), newest first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
 /// `POST /v1/webhooks/{id}/deliveries/{delivery}/redeliver`: the new delivery (due now).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -310,3 +310,164 @@ async fn rate_limits_map_to_rate_limited_with_retry_after() {
     patient.list_scans(&ListQuery::default()).await.unwrap();
     assert!(t.elapsed() >= Duration::from_millis(500), "{:?}", t.elapsed());
 }
+
+/// A server with a plan (a quota on domain scans, graduated prices on transaction scans) and
+/// webhooks that may call this machine's receivers.
+const METERED: &str = r#"
+[metering]
+default_plan = "pro"
+[metering.plans.pro]
+quotas = { "scan.domain" = 3 }
+[metering.plans.pro.prices."scan.transaction"]
+model = "graduated"
+tiers = [ { up_to = 1, unit_price = "0" }, { unit_price = "0.25" } ]
+[webhooks]
+allow_private = true
+poll_interval_ms = 50
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_forecast_and_billing() {
+    use scorpius_sdk::api::usage::{GroupBy, UsageQuery};
+    let s = TestServer::start_with_config(METERED);
+    let c = client(&s, &s.admin_key);
+    for _ in 0..3 {
+        c.scan_transaction(&approve()).await.unwrap();
+    }
+    c.scan_domain(&DomainScan { site: "https://uniswap.org".into() }).await.unwrap();
+
+    let usage = c.usage(&UsageQuery::default()).await.unwrap();
+    let total = |m: &str| usage.totals.iter().find(|(k, _)| k.as_str() == m).map(|(_, v)| *v);
+    assert_eq!(total("scan.transaction"), Some(3), "{usage:?}");
+    assert_eq!(total("scan.domain"), Some(1));
+    assert!(total("api.requests").is_some_and(|n| n >= 4), "{usage:?}");
+    let by_key = c.usage(&UsageQuery { group_by: Some(GroupBy::Key), ..UsageQuery::default() }).await.unwrap();
+    assert!(by_key.rows.iter().all(|r| r.key_id.as_deref().is_some_and(|k| k.starts_with("key_"))), "{by_key:?}");
+    let csv = c.usage_csv(&UsageQuery::default()).await.unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("start,meter,key_id,units"));
+    let tx_units: u64 = lines
+        .filter(|l| l.split(',').nth(1) == Some("scan.transaction"))
+        .map(|l| l.rsplit(',').next().unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(tx_units, 3, "{csv}");
+    let bad = c.usage(&UsageQuery { from: Some("yesterday".into()), ..UsageQuery::default() }).await.unwrap_err();
+    assert_eq!(bad.status(), Some(400), "{bad:?}");
+    assert!(bad.problem().unwrap().detail.as_deref().unwrap_or("").contains("from"), "{bad:?}");
+
+    let forecast = c.usage_forecast().await.unwrap();
+    assert!(!forecast.method.is_empty());
+    let domain = forecast.meters.iter().find(|m| m.meter.as_str() == "scan.domain").expect("a meter with a quota");
+    assert_eq!((domain.used, domain.quota), (1, Some(3)));
+
+    // Graduated: the first unit free, the other two at 0.25.
+    let bill = c.billing_preview(None).await.unwrap();
+    assert_eq!(bill.plan, "pro");
+    let line = bill.lines.iter().find(|l| l.meter.as_str() == "scan.transaction").expect("a priced line");
+    assert_eq!((line.quantity, line.model.as_str(), line.amount.to_string().as_str()), (3, "graduated", "0.50"));
+    assert_eq!(line.tiers.len(), 2, "{line:?}");
+    let bad = c.billing_preview(Some("2026-13")).await.unwrap_err();
+    assert_eq!(bad.status(), Some(400), "{bad:?}");
+    let empty = c.billing_preview(Some("2020-01")).await.unwrap();
+    assert!(empty.complete && empty.lines.iter().all(|l| l.quantity == 0), "{empty:?}");
+
+    // Viewers see neither usage nor bills.
+    let viewer = client(&s, &s.viewer_key);
+    assert_eq!(viewer.usage(&UsageQuery::default()).await.unwrap_err().status(), Some(403));
+    assert_eq!(viewer.billing_preview(None).await.unwrap_err().status(), Some(403));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_subscriptions_deliveries_and_redelivery() {
+    use std::sync::{Arc, Mutex};
+
+    use scorpius_sdk::api::webhooks::{CreateWebhookRequest, DeliveryState, EventType, UpdateWebhookRequest};
+
+    // A receiver that records (webhook-id, body).
+    type Seen = Arc<Mutex<Vec<(String, String)>>>;
+    let seen: Seen = Arc::default();
+    let app = axum::Router::new()
+        .route(
+            "/hook",
+            axum::routing::post(|axum::extract::State(seen): axum::extract::State<Seen>, h: axum::http::HeaderMap, body: String| async move {
+                let id = h.get("webhook-id").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+                seen.lock().unwrap().push((id, body));
+                "ok"
+            }),
+        )
+        .with_state(Arc::clone(&seen));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let s = TestServer::start_with_config(METERED);
+    let c = client(&s, &s.admin_key);
+    let created = c
+        .create_webhook(&CreateWebhookRequest {
+            url: format!("http://{addr}/hook"),
+            events: vec![EventType::KeyCreated],
+            description: Some("sdk test".into()),
+        })
+        .await
+        .unwrap();
+    assert!(created.secret.starts_with("whsec_"));
+    let id = created.webhook.id.clone();
+    let listed = c.list_webhooks().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].id, id);
+    assert_eq!(c.get_webhook(&id).await.unwrap().description.as_deref(), Some("sdk test"));
+    let changed = c
+        .update_webhook(
+            &id,
+            &UpdateWebhookRequest {
+                events: Some(vec![EventType::KeyCreated, EventType::ScanCompleted]),
+                ..UpdateWebhookRequest::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(changed.events, vec![EventType::ScanCompleted, EventType::KeyCreated]);
+
+    c.scan_transaction(&approve()).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let delivered = loop {
+        let d = c.webhook_deliveries(&id, None).await.unwrap();
+        if d.first().is_some_and(|d| d.state == DeliveryState::Delivered) || std::time::Instant::now() > deadline {
+            break d;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(delivered.len(), 1, "{delivered:?}");
+    assert_eq!(delivered[0].event_type, EventType::ScanCompleted);
+    assert_eq!(delivered[0].log[0].status, Some(200));
+
+    let again = c.redeliver(&id, &delivered[0].id).await.unwrap();
+    assert_ne!(again.delivery_id, delivered[0].id);
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while seen.lock().unwrap().len() < 2 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!(seen[0], seen[1], "a redelivery sends the same message with the same webhook-id");
+
+    // Errors: bad input, another tenant, unknown ids; deletion.
+    let bad = c
+        .create_webhook(&CreateWebhookRequest {
+            url: "ftp://x".into(),
+            events: vec![EventType::KeyCreated],
+            description: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad.status(), Some(422), "{bad:?}");
+    let other = client(&s, &s.other_key);
+    assert_eq!(other.get_webhook(&id).await.unwrap_err().status(), Some(404));
+    assert_eq!(other.webhook_deliveries(&id, None).await.unwrap_err().status(), Some(404));
+    assert_eq!(c.redeliver(&id, "dlv_nope").await.unwrap_err().status(), Some(404));
+    assert_eq!(c.webhook_deliveries(&id, Some(0)).await.unwrap_err().status(), Some(400));
+    c.delete_webhook(&id).await.unwrap();
+    assert_eq!(c.get_webhook(&id).await.unwrap_err().status(), Some(404));
+    assert_eq!(c.delete_webhook(&id).await.unwrap_err().status(), Some(404));
+    assert!(c.list_webhooks().await.unwrap().is_empty());
+}

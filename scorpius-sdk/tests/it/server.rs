@@ -64,6 +64,15 @@ impl TestServer {
 
     /// A server with extra `SCORPIUS_*` settings.
     pub fn start_with(env: &[(&str, &str)]) -> Self {
+        Self::start_full(env, None)
+    }
+
+    /// A server with a configuration file holding `toml`.
+    pub fn start_with_config(toml: &str) -> Self {
+        Self::start_full(&[], Some(toml))
+    }
+
+    fn start_full(env: &[(&str, &str)], toml: Option<&str>) -> Self {
         let dir = tempfile::Builder::new().prefix("scorpius-sdk-it-").tempdir().unwrap();
         // Keys are made before the server starts: the audit log has one writer at a time.
         let admin_key = Self::create_key_in(dir.path(), "admin", "acme");
@@ -71,6 +80,11 @@ impl TestServer {
         let other_key = Self::create_key_in(dir.path(), "admin", "other");
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let mut cmd = Command::new(server_bin());
+        if let Some(toml) = toml {
+            let file = dir.path().join("server.toml");
+            std::fs::write(&file, toml).unwrap();
+            cmd.args(["--config", file.to_str().unwrap()]);
+        }
         cmd.args(["--data-dir", dir.path().to_str().unwrap(), "--bind", &format!("127.0.0.1:{port}")])
             .env("SCORPIUS_LOG_FORMAT", "text")
             .env("SCORPIUS_LOG", "warn")

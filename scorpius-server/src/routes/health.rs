@@ -73,11 +73,14 @@ pub async fn deep(State(s): State<AppState>, who: Principal) -> ApiResult<impl I
     })?;
     if !v.problems.is_empty() {
         tracing::error!(problems = v.problems.len(), "deep health: the audit log does not verify");
-        let event = crate::hooks::ServerEvent::AuditVerificationFailed {
-            problems: v.problems.len(),
-            first_seq: v.problems[0].seq,
-        };
-        s.hooks.event(&who, &event);
+        // The first failing entry identifies the damage (the problem count grows as new
+        // entries are appended over it): announce each damage once.
+        let first_seq = v.problems[0].seq;
+        let new = s.audit_alarm.lock().map(|mut last| last.replace(first_seq) != Some(first_seq)).unwrap_or(true);
+        if new {
+            let event = crate::hooks::ServerEvent::AuditVerificationFailed { problems: v.problems.len(), first_seq };
+            s.hooks.event(&who, &event);
+        }
         return Err(ApiError::Unavailable(format!(
             "the audit log does not verify: {} problem(s), first at seq {:?}",
             v.problems.len(),
@@ -85,6 +88,9 @@ pub async fn deep(State(s): State<AppState>, who: Principal) -> ApiResult<impl I
         )));
     }
     let audit_verify_ms = t.elapsed().as_secs_f64() * 1e3;
+    if let Ok(mut last) = s.audit_alarm.lock() {
+        *last = None;
+    }
     let rpc = futures_util::future::join_all(s.rpc_endpoints.iter().map(|(id, url)| check_rpc(*id, url))).await;
     let all_ok = rpc.iter().all(|r| r.ok);
     let body = DeepHealth {

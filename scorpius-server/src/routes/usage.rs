@@ -4,13 +4,23 @@
 
 use std::{collections::BTreeMap, sync::Arc};
 
+use crate::{
+    app::AppState,
+    auth::Principal,
+    error::{ApiError, ApiResult},
+    extract::Query,
+    metering::Metering,
+};
 use axum::{
     extract::State,
     http::header,
     response::{IntoResponse, Response},
 };
 use scorpius_core::{
-    api::usage::{BillingPreview, Granularity, GroupBy, MeterForecast, UsageForecast, UsageReport, UsageRow},
+    api::usage::{
+        BillingPreview, BillingQuery, Granularity, GroupBy, MeterForecast, UsageForecast, UsageFormat, UsageQuery,
+        UsageReport, UsageRow,
+    },
     metering::{
         DAY_MS, Meter, Period, billing,
         forecast::{describe, forecast as project},
@@ -19,35 +29,9 @@ use scorpius_core::{
         rfc3339,
     },
 };
-use serde::Deserialize;
-
-use crate::{
-    app::AppState,
-    auth::Principal,
-    error::{ApiError, ApiResult},
-    extract::Query,
-    metering::Metering,
-};
 
 fn metering(s: &AppState) -> ApiResult<Arc<Metering>> {
     s.metering.clone().ok_or_else(|| ApiError::Unavailable("metering is not set up in this process".into()))
-}
-
-/// Query of `GET /v1/usage`.
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct UsageQuery {
-    /// Start (RFC 3339 or YYYY-MM-DD, UTC), aligned down to the granularity; default the
-    /// start of the current month.
-    pub from: Option<String>,
-    /// End, exclusive (RFC 3339 or YYYY-MM-DD); default the end of the current month.
-    pub to: Option<String>,
-    /// hour, day (default) or month.
-    pub granularity: Option<String>,
-    /// meter (default) or key.
-    pub group_by: Option<String>,
-    /// json (default) or csv.
-    pub format: Option<String>,
 }
 
 /// Parses RFC 3339 or a date (midnight UTC) to Unix ms.
@@ -84,22 +68,9 @@ fn max_range_ms(g: Granularity) -> i64 {
     security(("api_key" = []), ("bearer" = [])))]
 pub async fn usage(State(s): State<AppState>, who: Principal, Query(q): Query<UsageQuery>) -> ApiResult<Response> {
     let m = metering(&s)?;
-    let granularity = match q.granularity.as_deref() {
-        None | Some("day") => Granularity::Day,
-        Some("hour") => Granularity::Hour,
-        Some("month") => Granularity::Month,
-        Some(o) => return Err(ApiError::BadRequest(format!("granularity: `{o}` is not one of hour, day, month"))),
-    };
-    let group_by = match q.group_by.as_deref() {
-        None | Some("meter") => GroupBy::Meter,
-        Some("key") => GroupBy::Key,
-        Some(o) => return Err(ApiError::BadRequest(format!("group_by: `{o}` is not one of meter, key"))),
-    };
-    let csv = match q.format.as_deref() {
-        None | Some("json") => false,
-        Some("csv") => true,
-        Some(o) => return Err(ApiError::BadRequest(format!("format: `{o}` is not one of json, csv"))),
-    };
+    let granularity = q.granularity.unwrap_or(Granularity::Day);
+    let group_by = q.group_by.unwrap_or(GroupBy::Meter);
+    let csv = q.format.unwrap_or_default() == UsageFormat::Csv;
     let period = Period::containing(m.now_ms());
     let from =
         align(granularity, q.from.as_deref().map(|f| parse_time("from", f)).transpose()?.unwrap_or(period.start_ms()));
@@ -193,14 +164,6 @@ pub async fn forecast(State(s): State<AppState>, who: Principal) -> ApiResult<Re
         meters,
     })
     .into_response())
-}
-
-/// Query of `GET /v1/billing/preview`.
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct BillingQuery {
-    /// The month, YYYY-MM (default: the current month).
-    pub month: Option<String>,
 }
 
 /// The bill of a month under the tenant's plan.

@@ -11,13 +11,12 @@ use axum::{
 };
 use scorpius_core::{
     api::webhooks::{
-        CreateWebhookRequest, CreatedWebhook, DeliveryList, EventType, Redelivery, UpdateWebhookRequest, WebhookInfo,
-        WebhookList,
+        CreateWebhookRequest, CreatedWebhook, DeliveriesQuery, DeliveryList, EventType, Redelivery,
+        UpdateWebhookRequest, WebhookInfo, WebhookList,
     },
     metering::rfc3339,
     webhooks::WebhookSecret,
 };
-use serde::Deserialize;
 
 use crate::{
     app::AppState,
@@ -47,8 +46,10 @@ pub fn info(e: &EndpointRecord) -> WebhookInfo {
 }
 
 /// An endpoint URL: absolute `https://` (or `http://` when allowed), with a host, without
-/// credentials or a fragment, at most 2048 bytes.
-pub fn validate_url(text: &str, allow_http: bool) -> Result<String, String> {
+/// credentials or a fragment, at most 2048 bytes; unless `allow_private`, not an address
+/// literal outside the public internet, nor `localhost` (names are checked again at every
+/// delivery, when they are resolved).
+pub fn validate_url(text: &str, allow_http: bool, allow_private: bool) -> Result<String, String> {
     if text.len() > 2048 {
         return Err("url: at most 2048 bytes".into());
     }
@@ -66,6 +67,12 @@ pub fn validate_url(text: &str, allow_http: bool) -> Result<String, String> {
     }
     if url.fragment().is_some() {
         return Err("url: must not have a fragment".into());
+    }
+    if !allow_private && let Some(host) = crate::webhooks::private_host(&url) {
+        return Err(format!(
+            "url: {host} is a loopback, private or otherwise non-public address; the server only calls public \
+             endpoints (webhooks.allow_private is off)"
+        ));
     }
     Ok(url.to_string())
 }
@@ -99,7 +106,8 @@ pub async fn create(
 ) -> ApiResult<Response> {
     let m = metering(&s)?;
     let req = body.value;
-    let url = validate_url(&req.url, s.config.webhooks.allow_http).map_err(ApiError::Unprocessable)?;
+    let url = validate_url(&req.url, s.config.webhooks.allow_http, s.config.webhooks.allow_private)
+        .map_err(ApiError::Unprocessable)?;
     let events = validate_events(&req.events).map_err(ApiError::Unprocessable)?;
     validate_description(req.description.as_ref())?;
     let secret = WebhookSecret::generate().map_err(ApiError::internal)?;
@@ -163,7 +171,10 @@ pub async fn update(
     let m = metering(&s)?;
     let mut change = body.value;
     if let Some(u) = &change.url {
-        change.url = Some(validate_url(u, s.config.webhooks.allow_http).map_err(ApiError::Unprocessable)?);
+        change.url = Some(
+            validate_url(u, s.config.webhooks.allow_http, s.config.webhooks.allow_private)
+                .map_err(ApiError::Unprocessable)?,
+        );
     }
     if let Some(e) = &change.events {
         change.events = Some(validate_events(e).map_err(ApiError::Unprocessable)?);
@@ -190,14 +201,6 @@ pub async fn remove(State(s): State<AppState>, who: Principal, Path(id): Path<St
         return Err(not_found(&id));
     }
     Ok(noted(StatusCode::NO_CONTENT.into_response(), "webhook.delete", id, serde_json::json!({})))
-}
-
-/// Query of `GET /v1/webhooks/{id}/deliveries`.
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct DeliveriesQuery {
-    /// How many, 1–100 (default 20), newest first.
-    pub limit: Option<u32>,
 }
 
 /// The subscription's deliveries with their attempt logs.
@@ -264,12 +267,37 @@ mod tests {
 
     #[test]
     fn urls_are_checked() {
-        assert!(validate_url("https://hooks.example.com/x?y=1", false).is_ok());
-        assert!(validate_url("http://127.0.0.1:9/x", true).is_ok());
-        assert!(validate_url("http://127.0.0.1:9/x", false).is_err());
-        assert!(validate_url("ftp://example.com", true).is_err());
-        assert!(validate_url("https://user:pw@example.com", true).is_err());
-        assert!(validate_url("/relative", true).is_err());
-        assert!(validate_url("https://example.com/#frag", true).is_err());
+        assert!(validate_url("https://hooks.example.com/x?y=1", false, false).is_ok());
+        assert!(validate_url("http://127.0.0.1:9/x", true, true).is_ok());
+        assert!(validate_url("http://127.0.0.1:9/x", false, true).is_err());
+        assert!(validate_url("ftp://example.com", true, true).is_err());
+        assert!(validate_url("https://user:pw@example.com", true, true).is_err());
+        assert!(validate_url("/relative", true, true).is_err());
+        assert!(validate_url("https://example.com/#frag", true, true).is_err());
+        // The SSRF guard: address literals outside the public internet, and localhost.
+        for url in [
+            "https://127.0.0.1/x",
+            "https://10.1.2.3/",
+            "https://172.16.0.1/",
+            "https://192.168.1.1/",
+            "https://169.254.169.254/latest/meta-data",
+            "https://100.64.0.1/",
+            "https://0.0.0.0/",
+            "https://[::1]/",
+            "https://[fd00::1]/",
+            "https://[fe80::1]/",
+            "https://[::ffff:127.0.0.1]/",
+            "https://[64:ff9b::a9fe:a9fe]/",
+            "https://localhost:8443/",
+            "https://api.localhost/",
+            "https://2130706433/",
+        ] {
+            let e = validate_url(url, true, false).expect_err(url);
+            assert!(e.contains("non-public"), "{url}: {e}");
+            assert!(validate_url(url, true, true).is_ok(), "{url} with allow_private");
+        }
+        for url in ["https://93.184.215.14/", "https://[2606:4700::1111]/", "https://hooks.example.com/"] {
+            assert!(validate_url(url, true, false).is_ok(), "{url}");
+        }
     }
 }

@@ -79,6 +79,9 @@ pub fn test_config(dir: &std::path::Path) -> Config {
         log_format: "text".into(),
         rate_limit_per_second: 1000,
         rate_limit_burst: 1000,
+        // The tests' webhook receivers listen on 127.0.0.1; `private_endpoints_are_refused`
+        // turns the guard back on.
+        webhooks: scorpius_server::webhooks::WebhooksConfig { allow_private: true, ..Default::default() },
         ..Config::default()
     }
 }

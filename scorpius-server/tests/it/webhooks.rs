@@ -411,6 +411,63 @@ async fn usage_thresholds_are_announced_once_per_period() {
     s.stop().await;
 }
 
+/// The SSRF guard (the default): no endpoint on a loopback or private address, whether given
+/// as a literal (refused at once, 422) or as a name that resolves there (each attempt fails
+/// and says why; the receiver never hears from the server).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_endpoints_are_refused() {
+    let (addr, inbox) = receiver(Behaviour::default()).await;
+    let s = TestServer::start_with(|c| {
+        fast(c);
+        c.webhooks.allow_private = false;
+    })
+    .await;
+    let admin = s.key("acme", Role::Admin).await;
+    for url in [
+        format!("http://{addr}/hook"),
+        format!("http://localhost:{}/hook", addr.port()),
+        "https://169.254.169.254/latest/meta-data/".to_owned(),
+        "https://[::1]/hook".to_owned(),
+        "https://10.0.0.7/hook".to_owned(),
+    ] {
+        let p = s
+            .post("/v1/webhooks", &admin, &json!({ "url": url, "events": ["scan.completed"] }))
+            .await
+            .assert_problem(422, "invalid-input");
+        assert!(p["detail"].as_str().unwrap().contains("non-public"), "{url}: {p}");
+    }
+    // A name that resolves to 127.0.0.1 (this machine's host name, else a name that
+    // /etc/hosts maps to loopback) passes the literal check and is refused on resolution.
+    let Some(name) = loopback_name() else {
+        eprintln!("skipped the resolution half: no host name here resolves to loopback only");
+        s.stop().await;
+        return;
+    };
+    let (id, _) = subscribe(&s, &admin, &format!("http://{name}:{}/hook", addr.port()), &["scan.completed"]).await;
+    let scan = s.post("/v1/scan/domain", &admin, &json!({ "site": "https://example.org" })).await;
+    assert_eq!(scan.status, 201, "{}", scan.text);
+    let mut last = Value::Null;
+    for _ in 0..100 {
+        last = s.get(&format!("/v1/webhooks/{id}/deliveries"), &admin).await.json();
+        if last["deliveries"][0]["log"].as_array().is_some_and(|l| !l.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let error = last["deliveries"][0]["log"][0]["error"].as_str().unwrap_or_default().to_owned();
+    assert!(error.contains("non-public"), "the attempt names the guard: {last}");
+    assert!(inbox.lock().unwrap().requests.is_empty(), "the receiver was never called");
+    s.stop().await;
+}
+
+/// A host name (not `localhost`) that resolves only to loopback addresses.
+fn loopback_name() -> Option<String> {
+    use std::net::ToSocketAddrs as _;
+    let hostname = std::fs::read_to_string("/etc/hostname").ok()?.trim().to_owned();
+    let addrs: Vec<_> = (hostname.as_str(), 80).to_socket_addrs().ok()?.collect();
+    (!hostname.is_empty() && !addrs.is_empty() && addrs.iter().all(|a| a.ip().is_loopback())).then_some(hostname)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscriptions_are_validated() {
     let s = TestServer::start_with(|c| c.webhooks.allow_http = false).await;
@@ -489,5 +546,43 @@ async fn a_failed_audit_verification_is_announced_to_every_subscribed_tenant() {
         .collect();
     tenants.sort();
     assert_eq!(tenants, vec!["acme", "globex"]);
+    // The same failure found again is not announced again.
+    s.get("/health/deep", &globex).await.assert_problem(503, "unavailable");
+    s.get("/health/deep", &acme).await.assert_problem(503, "unavailable");
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(types(&inbox).len(), 2, "announced once: {:?}", types(&inbox));
+    s.stop().await;
+}
+
+/// `scorpius-server admin create-key` on the host raises `key.created` as the API does: the
+/// running server's worker delivers it from the shared outbox.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_created_on_the_host_is_announced() {
+    let (addr, inbox) = receiver(Behaviour::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().to_path_buf();
+    let mut config = test_config(dir.path());
+    fast(&mut config);
+    let s = TestServer::start_config(config, dir).await;
+    let admin = s.key("acme", Role::Admin).await;
+    subscribe(&s, &admin, &format!("http://{addr}/hook"), &["key.created"]).await;
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_scorpius-server"));
+    cmd.args(["--data-dir", data_dir.to_str().unwrap()]);
+    if let Some(url) = &s.state.config.database_url {
+        cmd.args(["--database-url", url]);
+    }
+    let out = cmd
+        .args(["admin", "create-key", "--role", "viewer", "--tenant", "acme"])
+        .env("SCORPIUS_LOG_FORMAT", "text")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // The worker polls the outbox (50 ms here): no notification crosses processes.
+    assert!(wait_until(10, || types(&inbox) == ["key.created"]).await, "{:?}", types(&inbox));
+    let body: Value = serde_json::from_str(&inbox.lock().unwrap().requests[0].body).unwrap();
+    assert_eq!(body["tenant"], "acme");
+    assert_eq!(body["data"]["role"], "viewer");
+    assert_eq!(body["data"]["by"], "host-admin");
+    assert!(body["data"]["key_id"].as_str().unwrap().starts_with("key_"), "{body}");
     s.stop().await;
 }

@@ -1,6 +1,10 @@
-//! `scorpius admin …`: a server's API keys and audit trail, through the SDK. Rotating and
-//! revoking keys ask for confirmation on a terminal and need `--yes` otherwise. A new secret
-//! is printed once, on stdout; nothing else ever prints a secret.
+//! `scorpius admin …`: a server's API keys, audit trail, usage and bills, and webhooks,
+//! through the SDK. Destructive commands (rotating and revoking keys, removing webhooks) ask
+//! for confirmation on a terminal and need `--yes` otherwise. A new secret is printed once,
+//! on stdout; nothing else ever prints a secret.
+
+mod usage;
+mod webhooks;
 
 use std::{io::IsTerminal as _, path::PathBuf};
 
@@ -24,6 +28,15 @@ pub enum AdminCommand {
     /// The server's audit trail (your tenant's entries).
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Your tenant's metered usage (by hour, day or month; by meter or key), or with
+    /// `forecast`, the expected usage at the end of the month.
+    Usage(usage::UsageArgs),
+    /// Your tenant's bill under its plan.
+    #[command(subcommand)]
+    Billing(usage::BillingCommand),
+    /// Your tenant's webhook subscriptions and their deliveries.
+    #[command(subcommand)]
+    Webhooks(webhooks::WebhooksCommand),
 }
 
 /// Flags every admin command takes.
@@ -114,7 +127,7 @@ pub enum AuditCommand {
 }
 
 /// Asks before a destructive action: on a terminal with a prompt, otherwise only `--yes`.
-fn confirm(yes: bool, question: &str) -> Result<()> {
+pub(crate) fn confirm(yes: bool, question: &str) -> Result<()> {
     if yes {
         return Ok(());
     }
@@ -148,6 +161,9 @@ pub fn run(cmd: AdminCommand) -> Result<u8> {
     match cmd {
         AdminCommand::Keys(k) => keys(k),
         AdminCommand::Audit(a) => audit(a),
+        AdminCommand::Usage(u) => usage::usage(u),
+        AdminCommand::Billing(b) => usage::billing(b),
+        AdminCommand::Webhooks(w) => webhooks::run(w),
     }
 }
 
