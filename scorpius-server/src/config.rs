@@ -31,6 +31,7 @@ const ENV_KEYS: &[&str] = &[
     "audit_signing_key",
     "policy_file",
     "client_ip_header",
+    "otlp_endpoint",
 ];
 
 /// The effective configuration. Its `Debug` leaves out the database URL and the RPC URLs
@@ -81,6 +82,10 @@ pub struct Config {
     /// entry), for policies' `context.ip`. Unset: the peer address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_ip_header: Option<String>,
+    /// OpenTelemetry: the OTLP/HTTP collector (`http://collector:4318`) request spans are
+    /// exported to. Needs the `otel` build feature; unset, nothing is exported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub otlp_endpoint: Option<String>,
     /// `[metering]`: plans, quotas, prices (issue 9; docs/metering.md).
     #[serde(default)]
     pub metering: crate::metering::MeteringConfig,
@@ -98,6 +103,7 @@ impl std::fmt::Debug for Config {
             .field("key_mode", &self.key_mode)
             .field("rpc_chains", &self.rpc.keys().collect::<Vec<_>>())
             .field("policy_file", &self.policy_file)
+            .field("otlp", &self.otlp_endpoint.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -120,6 +126,7 @@ impl Default for Config {
             rpc: BTreeMap::new(),
             policy_file: None,
             client_ip_header: None,
+            otlp_endpoint: None,
             metering: Default::default(),
             webhooks: Default::default(),
         }
@@ -180,6 +187,16 @@ impl Config {
             anyhow::bail!("database_url must be a postgres:// URL (leave it unset for SQLite)");
         }
         self.rpc_endpoints()?;
+        if let Some(url) = &self.otlp_endpoint {
+            if !cfg!(feature = "otel") {
+                anyhow::bail!("otlp_endpoint: this scorpius-server was built without the `otel` feature");
+            }
+            let parsed =
+                url::Url::parse(url).map_err(|e| anyhow::anyhow!("otlp_endpoint: not an absolute URL ({e})"))?;
+            if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+                anyhow::bail!("otlp_endpoint: use an http:// or https:// URL with a host");
+            }
+        }
         Ok(())
     }
 

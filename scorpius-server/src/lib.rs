@@ -19,6 +19,8 @@ pub mod metering;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
+#[cfg(feature = "otel")]
+pub mod otel;
 pub mod policy;
 pub mod ratelimit;
 pub mod router;

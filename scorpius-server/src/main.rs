@@ -63,14 +63,39 @@ enum Admin {
     },
 }
 
-fn init_logging(format: &str) {
+/// Exports spans at exit when OpenTelemetry is on (feature `otel`).
+#[cfg(feature = "otel")]
+type Telemetry = Option<scorpius_server::otel::Telemetry>;
+#[cfg(not(feature = "otel"))]
+type Telemetry = ();
+
+/// Logs on stderr (JSON or text, filtered by `SCORPIUS_LOG`), and with `otlp` set, request
+/// spans exported over OTLP.
+fn init_logging(format: &str, otlp: Option<&str>) -> Result<Telemetry> {
+    use tracing_subscriber::{Layer as _, layer::SubscriberExt as _, util::SubscriberInitExt as _};
     let filter = tracing_subscriber::EnvFilter::try_from_env("SCORPIUS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    if format == "text" {
-        builder.init();
-    } else {
-        builder.json().flatten_event(true).with_current_span(true).init();
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let fmt =
+        if format == "text" { fmt.boxed() } else { fmt.json().flatten_event(true).with_current_span(true).boxed() };
+    let registry = tracing_subscriber::registry().with(filter).with(fmt);
+    #[cfg(feature = "otel")]
+    {
+        let (otel, telemetry) = match otlp {
+            Some(endpoint) => {
+                let (layer, t) = scorpius_server::otel::layer(endpoint)?;
+                (Some(layer), Some(t))
+            }
+            None => (None, None),
+        };
+        registry.with(otel).init();
+        Ok(telemetry)
+    }
+    #[cfg(not(feature = "otel"))]
+    {
+        let _ = otlp;
+        registry.init();
+        Ok(())
     }
 }
 
@@ -92,6 +117,13 @@ fn admin(cmd: Admin, config: &Config) -> Result<()> {
                 serde_json::json!({ "tenant": tenant, "role": role.as_str(), "via": "admin create-key" }),
             );
             store.audit_append(vec![event]).context("recording the key in the audit log")?;
+            // Subscribers hear of it as of a key made through the API.
+            let data = serde_json::json!({ "key_id": created.key.id, "role": role.as_str(), "by": "host-admin" });
+            let usage = scorpius_server::open_usage_store(config)?;
+            let now = scorpius_server::store::sqlite::now_ms();
+            usage
+                .enqueue(Some(&tenant), scorpius_core::api::webhooks::EventType::KeyCreated, &data, now)
+                .context("queueing the key.created webhook event")?;
             eprintln!(
                 "created key {} ({} in tenant {tenant}); the secret is shown once:",
                 created.key.id,
@@ -114,11 +146,24 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_logging(&config.log_format);
+    let serving = cli.command.is_none();
+    let telemetry = match init_logging(&config.log_format, config.otlp_endpoint.as_deref().filter(|_| serving)) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
     let result = match cli.command {
         Some(Command::Admin(cmd)) => admin(cmd, &config),
         None => serve(config),
     };
+    #[cfg(feature = "otel")]
+    if let Some(t) = telemetry {
+        t.shutdown();
+    }
+    #[cfg(not(feature = "otel"))]
+    let () = telemetry;
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

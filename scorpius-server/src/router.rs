@@ -66,6 +66,32 @@ pub fn action_of(method: &Method, route: &str) -> Option<Action> {
     PROTECTED.iter().find(|(m, r, _)| *m == method.as_str() && *r == route).map(|(_, _, a)| *a)
 }
 
+/// Unauthenticated routes (besides `/docs`).
+const PUBLIC: &[&str] = &["/health/live", "/health/ready", "/metrics", "/openapi.json"];
+
+/// The route template a request will match (`/v1/scans/{id}`), known before routing, for
+/// span names that do not grow with ids; `None` for paths no route serves.
+pub fn template_of(method: &Method, path: &str) -> Option<&'static str> {
+    let matches = |template: &str| {
+        let (mut t, mut p) = (template.split('/'), path.split('/'));
+        loop {
+            match (t.next(), p.next()) {
+                (None, None) => return true,
+                (Some(ts), Some(ps)) if ts == ps || (ts.starts_with('{') && !ps.is_empty()) => {}
+                _ => return false,
+            }
+        }
+    };
+    // Static routes come before parameterised ones in PROTECTED (`/v1/intel/datasets`
+    // before `/v1/intel/{value}`), so the first match is axum's match.
+    PROTECTED
+        .iter()
+        .find(|(m, r, _)| *m == method.as_str() && matches(r))
+        .map(|(_, r, _)| *r)
+        .or_else(|| PUBLIC.iter().copied().find(|r| *r == path))
+        .or_else(|| path.starts_with("/docs").then_some("/docs"))
+}
+
 /// The whole application.
 pub fn build(state: AppState) -> Router {
     let protected = Router::new()
@@ -119,10 +145,31 @@ pub fn build(state: AppState) -> Router {
     if let Some(cors) = cors {
         app = app.layer(cors);
     }
-    app.layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
-        let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-        tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
-    }))
+    app.layer(
+        TraceLayer::new_for_http()
+            .make_span_with(|req: &axum::http::Request<_>| {
+                let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+                let route = template_of(req.method(), req.uri().path());
+                // The status is recorded when the response is ready.
+                let span = tracing::info_span!(
+                    "request",
+                    method = %req.method(),
+                    path = %req.uri().path(),
+                    request_id = %id,
+                    otel.name = %format_args!("{} {}", req.method(), route.unwrap_or("unmatched")),
+                    otel.kind = "server",
+                    http.request.method = %req.method(),
+                    http.route = route,
+                    http.response.status_code = tracing::field::Empty,
+                );
+                #[cfg(feature = "otel")]
+                crate::otel::adopt_parent(&span, req.headers());
+                span
+            })
+            .on_response(|resp: &axum::http::Response<_>, _: Duration, span: &tracing::Span| {
+                span.record("http.response.status_code", resp.status().as_u16());
+            }),
+    )
     .layer(from_fn(crate::middleware::context))
     .layer(SetSensitiveRequestHeadersLayer::new([
         axum::http::header::AUTHORIZATION,
@@ -156,4 +203,24 @@ fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
     } else {
         layer.allow_origin(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect::<Vec<_>>())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::Method;
+
+    use super::template_of;
+
+    #[test]
+    fn requests_map_to_their_route_template() {
+        assert_eq!(template_of(&Method::GET, "/v1/scans/5f0c"), Some("/v1/scans/{id}"));
+        assert_eq!(template_of(&Method::GET, "/v1/scans/5f0c/report"), Some("/v1/scans/{id}/report"));
+        assert_eq!(template_of(&Method::GET, "/v1/intel/datasets"), Some("/v1/intel/datasets"));
+        assert_eq!(template_of(&Method::GET, "/v1/intel/0xabc"), Some("/v1/intel/{value}"));
+        assert_eq!(template_of(&Method::POST, "/v1/scan/transaction"), Some("/v1/scan/transaction"));
+        assert_eq!(template_of(&Method::GET, "/v1/scan/transaction"), None);
+        assert_eq!(template_of(&Method::GET, "/health/ready"), Some("/health/ready"));
+        assert_eq!(template_of(&Method::GET, "/v1/scans/"), None);
+        assert_eq!(template_of(&Method::GET, "/nope"), None);
+    }
 }

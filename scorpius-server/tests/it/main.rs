@@ -14,6 +14,8 @@ mod keys;
 mod matrix;
 mod metering;
 mod onchain;
+#[cfg(feature = "otel")]
+mod otel;
 #[cfg(feature = "postgres")]
 mod pg;
 mod policy;
