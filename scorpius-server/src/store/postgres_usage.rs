@@ -24,9 +24,13 @@ use super::{
     StoreError, StoreResult,
     usage::{
         AttemptResult, Claimed, EndpointRecord, RecordOutcome, UsageEvent, UsageRows, UsageStore, buckets, crossings,
-        events_parse, events_text, gran_code, lock_order, message_body, new_id, threshold_data,
+        events_parse, events_text, gran_code, lock_order, message_body, new_id, rollup_rows, rollup_sql,
+        threshold_data,
     },
 };
+
+/// Rollup rows per statement (6 parameters each, far below PostgreSQL's 65,535).
+const ROLLUP_CHUNK: usize = 500;
 
 /// Advisory lock key of these migrations (distinct from the main store's and the audit log's).
 const MIGRATION_LOCK: i64 = 0x5c0_3e7e;
@@ -285,6 +289,7 @@ impl UsageStore for PgUsage {
             let mut counted = Vec::new();
             let mut duplicates = 0;
             let mut crossed = Vec::new();
+            let mut rolled = Vec::new();
             for e in &ordered {
                 let inserted = tx.execute(
                     "INSERT INTO usage_events (tenant, idem_id, key_id, meter, units, ts_ms) VALUES ($1, $2, $3, $4, $5, $6)
@@ -319,18 +324,25 @@ impl UsageStore for PgUsage {
                     // Nothing of this call is kept: roll back.
                     return Ok((Step::Exceeded(e.meter, q.unwrap_or(0), to_u64(used), period), false));
                 };
-                for (gran, bucket) in buckets(e.ts_ms) {
-                    tx.execute(
-                        "INSERT INTO usage_rollups (tenant, gran, bucket_ms, key_id, meter, units) VALUES ($1, $2, $3, $4, $5, $6)
-                         ON CONFLICT (tenant, gran, bucket_ms, key_id, meter) DO UPDATE SET units = usage_rollups.units + excluded.units",
-                        &[&e.tenant, &gran, &bucket, &e.key_id, &e.meter.as_str(), &to_i64(e.units)],
-                    )?;
-                }
+                rolled.push(*e);
                 let after = to_u64(after);
                 for t in crossings(q, after - e.units.min(after), after) {
                     crossed.push((e.tenant.clone(), e.meter, t, q.unwrap_or(0), after, period, e.ts_ms));
                 }
                 counted.push(e.idem_id.clone());
+            }
+            // Every rollup row of the call in one statement (one round trip, not three per
+            // event).
+            let rows: Vec<(String, &'static str, i64, String, &'static str, i64)> =
+                rollup_rows(&rolled).into_iter().map(|(t, g, b, k, m, u)| (t, g, b, k, m.as_str(), u)).collect();
+            for rows in rows.chunks(ROLLUP_CHUNK) {
+                let sql = rollup_sql(rows.len(), |i| format!("${i}"), "usage_rollups.units");
+                let mut params: Vec<&(dyn postgres::types::ToSql + Sync)> = Vec::with_capacity(rows.len() * 6);
+                for (t, g, b, k, m, u) in rows {
+                    let row: [&(dyn postgres::types::ToSql + Sync); 6] = [t, g, b, k, m, u];
+                    params.extend(row);
+                }
+                tx.execute(&sql, &params)?;
             }
             for (tenant, meter, t, q, used, period, ts) in crossed {
                 let new = tx.execute(

@@ -24,9 +24,13 @@ use super::{
     StoreError, StoreResult,
     usage::{
         AttemptResult, Claimed, EndpointRecord, RecordOutcome, UsageEvent, UsageRows, UsageStore, buckets, crossings,
-        events_parse, events_text, gran_code, lock_order, message_body, new_id, threshold_data,
+        events_parse, events_text, gran_code, lock_order, message_body, new_id, rollup_rows, rollup_sql,
+        threshold_data,
     },
 };
+
+/// Rollup rows per statement (6 parameters each, far below SQLite's limit).
+const ROLLUP_CHUNK: usize = 500;
 
 const MIGRATIONS: &[&str] = &["
 CREATE TABLE usage_events (
@@ -237,6 +241,7 @@ impl UsageStore for SqliteUsage {
         let mut counted = Vec::new();
         let mut duplicates = 0;
         let mut crossed = Vec::new();
+        let mut rolled = Vec::new();
         for e in lock_order(events) {
             let inserted = tx.prepare_cached(
                 "INSERT INTO usage_events (tenant, idem_id, key_id, meter, units, ts_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -281,18 +286,28 @@ impl UsageStore for SqliteUsage {
                     period,
                 });
             };
-            for (gran, bucket) in buckets(e.ts_ms) {
-                tx.prepare_cached(
-                    "INSERT INTO usage_rollups (tenant, gran, bucket_ms, key_id, meter, units) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                     ON CONFLICT (tenant, gran, bucket_ms, key_id, meter) DO UPDATE SET units = units + excluded.units",
-                )?
-                .execute(params![e.tenant, gran, bucket, e.key_id, e.meter.as_str(), to_i64(e.units)])?;
-            }
+            rolled.push(e);
             let after = to_u64(after);
             for t in crossings(q, after - e.units.min(after), after) {
                 crossed.push((e.tenant.clone(), e.meter, t, q.unwrap_or(0), after, period, e.ts_ms));
             }
             counted.push(e.idem_id.clone());
+        }
+        // Every rollup row of the call in one statement.
+        for rows in rollup_rows(&rolled).chunks(ROLLUP_CHUNK) {
+            let sql = rollup_sql(rows.len(), |i| format!("?{i}"), "units");
+            let mut values: Vec<rusqlite::types::Value> = Vec::with_capacity(rows.len() * 6);
+            for (tenant, gran, bucket, key, meter, units) in rows {
+                values.extend([
+                    tenant.clone().into(),
+                    (*gran).to_owned().into(),
+                    (*bucket).into(),
+                    key.clone().into(),
+                    meter.as_str().to_owned().into(),
+                    (*units).into(),
+                ]);
+            }
+            tx.prepare_cached(&sql)?.execute(rusqlite::params_from_iter(values))?;
         }
         for (tenant, meter, t, q, used, period, ts) in crossed {
             let new = tx.execute(

@@ -241,6 +241,37 @@ pub fn buckets(ts_ms: i64) -> [(&'static str, i64); 3] {
     ]
 }
 
+/// One rollup row to add: tenant, granularity code, bucket start, key, meter, units.
+pub type RollupRow = (String, &'static str, i64, String, Meter, i64);
+
+/// The rollup rows of the counted events — hour, day and month per event — summed per row
+/// and sorted, so that a backend writes them in one statement and every transaction locks
+/// rows in the same order.
+pub fn rollup_rows(events: &[&UsageEvent]) -> Vec<RollupRow> {
+    let mut rows: BTreeMap<(String, &'static str, i64, String, Meter), i64> = BTreeMap::new();
+    for e in events {
+        for (gran, bucket) in buckets(e.ts_ms) {
+            let units = i64::try_from(e.units).unwrap_or(i64::MAX);
+            let slot = rows.entry((e.tenant.clone(), gran, bucket, e.key_id.clone(), e.meter)).or_insert(0);
+            *slot = slot.saturating_add(units);
+        }
+    }
+    rows.into_iter().map(|((t, g, b, k, m), u)| (t, g, b, k, m, u)).collect()
+}
+
+/// `INSERT … ON CONFLICT DO UPDATE` of `n` rollup rows; `placeholder(i)` is the dialect's
+/// i-th (1-based) parameter and `existing` how the conflicting row's units are named.
+pub fn rollup_sql(n: usize, placeholder: impl Fn(usize) -> String, existing: &str) -> String {
+    let values: Vec<String> = (0..n)
+        .map(|r| format!("({})", (1..=6).map(|c| placeholder(r * 6 + c)).collect::<Vec<_>>().join(", ")))
+        .collect();
+    format!(
+        "INSERT INTO usage_rollups (tenant, gran, bucket_ms, key_id, meter, units) VALUES {} \
+         ON CONFLICT (tenant, gran, bucket_ms, key_id, meter) DO UPDATE SET units = {existing} + excluded.units",
+        values.join(", ")
+    )
+}
+
 /// The rollup code of a granularity.
 pub fn gran_code(g: Granularity) -> &'static str {
     match g {
@@ -289,4 +320,37 @@ pub fn events_text(events: &[EventType]) -> String {
 /// Stored events back (unknown names are skipped).
 pub fn events_parse(s: &str) -> Vec<EventType> {
     s.split(',').filter_map(|e| e.parse().ok()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(key: &str, meter: Meter, units: u64, ts_ms: i64) -> UsageEvent {
+        UsageEvent { tenant: "t".into(), key_id: key.into(), meter, units, ts_ms, idem_id: format!("{key}{ts_ms}") }
+    }
+
+    #[test]
+    fn rollup_rows_are_summed_per_row_and_sorted() {
+        let hour = 3_600_000;
+        let (a, b, c) = (
+            event("k2", Meter::ScanTransaction, 2, 10 * hour),
+            event("k1", Meter::ApiRequests, 1, 10 * hour + 5),
+            event("k2", Meter::ScanTransaction, 3, 11 * hour),
+        );
+        let rows = rollup_rows(&[&a, &b, &c]);
+        // k1: h, d, m; k2: two hours, one day, one month.
+        assert_eq!(rows.len(), 3 + 4);
+        let mut sorted = rows.clone();
+        sorted.sort();
+        assert_eq!(rows, sorted, "a fixed lock order");
+        let units = |g: &str, k: &str| rows.iter().filter(|r| r.1 == g && r.3 == k).map(|r| r.5).collect::<Vec<_>>();
+        assert_eq!(units("h", "k2"), vec![2, 3]);
+        assert_eq!(units("d", "k2"), vec![5]);
+        assert_eq!(units("m", "k2"), vec![5]);
+        assert_eq!(units("m", "k1"), vec![1]);
+        let sql = rollup_sql(2, |i| format!("${i}"), "usage_rollups.units");
+        assert!(sql.contains("VALUES ($1, $2, $3, $4, $5, $6), ($7, $8, $9, $10, $11, $12) ON CONFLICT"), "{sql}");
+        assert!(sql.ends_with("SET units = usage_rollups.units + excluded.units"), "{sql}");
+    }
 }
