@@ -53,7 +53,7 @@ async fn request_spans_reach_the_collector() {
         .env("OTEL_BSP_SCHEDULE_DELAY", "100")
         .env_remove("SCORPIUS_DATABASE_URL")
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let client = crate::common::client();
@@ -83,16 +83,7 @@ async fn request_spans_reach_the_collector() {
     while !got.lock().unwrap().iter().any(|(_, b)| contains(b, b"/v1/scan/domain")) && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "the server did not stop on SIGTERM");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    assert!(status.success(), "exit status {status}");
+    crate::binary::sigterm_and_wait(&mut child).await;
 
     let got = got.lock().unwrap();
     assert!(!got.is_empty(), "nothing reached the collector");
