@@ -130,7 +130,16 @@ pub struct Metering {
     offset_ms: AtomicI64,
     /// Woken when messages are queued (the delivery worker waits on it).
     pub queued: Notify,
+    /// (tenant, event type) pairs found to have no subscriber, and when: for
+    /// [`NO_SUBSCRIBER_TTL`] their events skip the outbox round trip.
+    unsubscribed: std::sync::Mutex<HashMap<(String, EventType), std::time::Instant>>,
 }
+
+/// How long a replica trusts "this tenant has no subscriber for this event type". A
+/// subscription made through this replica counts at once ([`Metering::subscriptions_changed`]);
+/// one made through another replica receives events raised here from at most this long after
+/// its creation.
+pub const NO_SUBSCRIBER_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl std::fmt::Debug for Metering {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -150,7 +159,14 @@ impl Metering {
                 Some((name.clone(), governor::RateLimiter::keyed(q)))
             })
             .collect();
-        Metering { store, config, limiters, offset_ms: AtomicI64::new(0), queued: Notify::new() }
+        Metering {
+            store,
+            config,
+            limiters,
+            offset_ms: AtomicI64::new(0),
+            queued: Notify::new(),
+            unsubscribed: std::sync::Mutex::default(),
+        }
     }
 
     /// The metering clock (Unix ms): the system clock plus the test offset.
@@ -169,13 +185,33 @@ impl Metering {
         self.config.plans.get(name).map(|p| (name.as_str(), p))
     }
 
+    /// Forgets what is known about subscribers (a subscription changed on this replica).
+    pub fn subscriptions_changed(&self) {
+        if let Ok(mut m) = self.unsubscribed.lock() {
+            m.clear();
+        }
+    }
+
+    /// Whether `event` may reach a subscriber: not when this replica found none for its
+    /// tenant and event type within [`NO_SUBSCRIBER_TTL`]. Server-wide events always may.
+    pub fn may_have_subscribers(&self, event: &PendingEvent) -> bool {
+        let Some(tenant) = &event.tenant else { return true };
+        let Ok(m) = self.unsubscribed.lock() else { return true };
+        m.get(&(tenant.clone(), event.event)).is_none_or(|at| at.elapsed() >= NO_SUBSCRIBER_TTL)
+    }
+
     /// Writes webhook events to the outbox (errors are logged: the request already happened).
     pub fn write_events(&self, events: &[PendingEvent]) {
         let now = crate::store::sqlite::now_ms();
         let mut queued = false;
         for e in events {
             match self.store.enqueue(e.tenant.as_deref(), e.event, &e.data, now) {
-                Ok(ids) => queued |= !ids.is_empty(),
+                Ok(ids) if ids.is_empty() => {
+                    if let (Some(t), Ok(mut m)) = (&e.tenant, self.unsubscribed.lock()) {
+                        m.insert((t.clone(), e.event), std::time::Instant::now());
+                    }
+                }
+                Ok(_) => queued = true,
                 Err(err) => tracing::error!(error = %err, event = e.event.as_str(), "could not queue a webhook event"),
             }
         }
@@ -263,12 +299,14 @@ pub async fn around(state: &AppState, who: &Principal, route: &str, req: Request
             Err(e) => return ApiError::internal(format!("metering task: {e}")).into_response(),
         }
     }
-    let (resp, events) = PENDING
+    let (resp, mut events) = PENDING
         .scope(RefCell::new(Vec::new()), async move {
             let resp = next.run(req).await;
             (resp, PENDING.with(|p| p.take()))
         })
         .await;
+    // Most tenants subscribe to little: skip the outbox for what nobody listens to.
+    events.retain(|e| m.may_have_subscribers(e));
     // A scan or report that did not happen is not billed (api.requests stays counted).
     let refund: Vec<String> = if resp.status().is_success() && !resp.headers().contains_key("idempotent-replayed") {
         Vec::new()

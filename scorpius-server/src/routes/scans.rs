@@ -52,6 +52,9 @@ async fn run(
             let rpc = state.rpc(&chain)?;
             scan::run_onchain(&request, &env, &rpc).await?
         }
+        // Transactions, signatures, addresses and domains take microseconds, less than a
+        // hand-off to the blocking pool; bytecode analysis can take a while.
+        None if !matches!(request, ScanRequest::Contract(_) | ScanRequest::Wallet(_)) => scan::run(&request, &env)?,
         None => tokio::task::spawn_blocking(move || scan::run(&request, &env))
             .await
             .map_err(|e| ApiError::internal(format!("scan task failed: {e}")))??,

@@ -125,6 +125,7 @@ pub async fn create(
     let store = Arc::clone(&m.store);
     let r2 = record.clone();
     s.db(move |_| store.create_endpoint(&r2)).await?;
+    m.subscriptions_changed();
     let created = CreatedWebhook { webhook: info(&record), secret: secret.expose() };
     let details = serde_json::json!({ "url": record.url });
     Ok(noted((StatusCode::CREATED, axum::Json(created)).into_response(), "webhook.create", record.id, details))
@@ -183,6 +184,7 @@ pub async fn update(
     let (tenant, store, i) = (who.tenant.clone(), Arc::clone(&m.store), id.clone());
     let now = crate::store::sqlite::now_ms();
     let e = s.db(move |_| store.update_endpoint(&tenant, &i, &change, now)).await?.ok_or_else(|| not_found(&id))?;
+    m.subscriptions_changed();
     if e.disabled_ms.is_none() {
         m.queued.notify_one();
     }
@@ -200,6 +202,7 @@ pub async fn remove(State(s): State<AppState>, who: Principal, Path(id): Path<St
     if !s.db(move |_| store.delete_endpoint(&tenant, &i)).await? {
         return Err(not_found(&id));
     }
+    m.subscriptions_changed();
     Ok(noted(StatusCode::NO_CONTENT.into_response(), "webhook.delete", id, serde_json::json!({})))
 }
 
