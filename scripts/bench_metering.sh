@@ -2,7 +2,8 @@
 # Metering's cost on POST /v1/scan/transaction at a fixed 1,000 requests/s (issue 9), and a
 # month of usage with 1,000,000 events. Release builds; the server on SQLite, then on
 # PostgreSQL (127.0.0.1:5432, a database of its own, dropped after); each configuration
-# alternately ROUNDS times (default 3) for 10 s. Port 18081.
+# alternately ROUNDS times (default 3) for 10 s. Port 18081. USAGE=0 skips the 1,000,000-event
+# month query; SCORPIUS_BLOCKING_THREADS sets the server's blocking pool.
 set -u
 cd "$(dirname "$0")/.."
 cargo build --release -q -p scorpius-server --bin scorpius-server --example rate_load --example usage_bench
@@ -39,7 +40,7 @@ for backend in $BACKENDS; do
 done
 rm -rf "$CONF"
 echo "== a month of usage, 1,000,000 events (SQLite)"
-$T/examples/usage_bench 1000000
+[ "${USAGE:-1}" = 1 ] && $T/examples/usage_bench 1000000
 # On PostgreSQL loading a million events row by row takes minutes: opt in with USAGE_PG=1.
 if [ "${USAGE_PG:-0}" = 1 ]; then
   DB=scorpius_usage_perf_$$

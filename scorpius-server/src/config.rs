@@ -32,6 +32,7 @@ const ENV_KEYS: &[&str] = &[
     "policy_file",
     "client_ip_header",
     "otlp_endpoint",
+    "blocking_threads",
 ];
 
 /// The effective configuration. Its `Debug` leaves out the database URL and the RPC URLs
@@ -82,6 +83,10 @@ pub struct Config {
     /// entry), for policies' `context.ip`. Unset: the peer address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_ip_header: Option<String>,
+    /// Most threads for storage calls and other blocking work. Storage serialises writers
+    /// anyway; beyond a few dozen threads, a burst only adds threads that wait on the same
+    /// locks (and the CPU spent creating and switching them).
+    pub blocking_threads: usize,
     /// OpenTelemetry: the OTLP/HTTP collector (`http://collector:4318`) request spans are
     /// exported to. Needs the `otel` build feature; unset, nothing is exported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -127,6 +132,7 @@ impl Default for Config {
             policy_file: None,
             client_ip_header: None,
             otlp_endpoint: None,
+            blocking_threads: 16,
             metering: Default::default(),
             webhooks: Default::default(),
         }
@@ -178,6 +184,9 @@ impl Config {
         }
         self.metering.validate().map_err(anyhow::Error::msg)?;
         self.webhooks.validate().map_err(anyhow::Error::msg)?;
+        if self.blocking_threads == 0 {
+            anyhow::bail!("blocking_threads must be at least 1");
+        }
         if self.max_body_bytes == 0 {
             anyhow::bail!("max_body_bytes must be at least 1");
         }

@@ -175,7 +175,11 @@ fn main() -> ExitCode {
 }
 
 fn serve(config: Config) -> Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(config.blocking_threads)
+        .build()
+        .context("starting the runtime")?;
     runtime.block_on(async {
         let server = Server::bind(config, Hooks::default()).await?;
         tracing::info!(addr = %server.local_addr()?, backend = server.state.store.backend(), "listening");
