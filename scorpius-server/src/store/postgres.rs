@@ -12,7 +12,7 @@ use std::{
     },
 };
 
-use postgres::{Client, NoTls};
+use postgres::{Client, NoTls, types::Type};
 use scorpius_core::{
     api::{intel::IntelDataset, keys::Role, scans::ScanSummary},
     audit::{
@@ -278,8 +278,13 @@ impl Store for PgStore {
 
     fn key_by_hash(&self, hash: &[u8; 32]) -> StoreResult<Option<KeyRecord>> {
         self.with(|c| {
-            Ok(c.query_opt(&format!("SELECT {KEY_COLS} FROM api_keys WHERE secret_hash = $1"), &[&&hash[..]])?
-                .map(|r| key_row(&r)))
+            // Typed statements on the per-request path: one round trip (parse, bind and
+            // execute together) instead of a prepare and an execute.
+            Ok(c.query_typed_opt(
+                &format!("SELECT {KEY_COLS} FROM api_keys WHERE secret_hash = $1"),
+                &[(&&hash[..], Type::BYTEA)],
+            )?
+            .map(|r| key_row(&r)))
         })
     }
 
@@ -332,19 +337,19 @@ impl Store for PgStore {
         let json = serde_json::to_string(report).map_err(corrupt)?;
         let started_ms = i64::try_from(report.started_at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
         self.with(|c| {
-            c.execute(
+            c.execute_typed(
                 "INSERT INTO scans (tenant, scan_id, key_id, kind, target_lc, started_ms, level_rank, summary, report) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 &[
-                    &tenant,
-                    &report.scan_id.to_string(),
-                    &key_id,
-                    &report.kind.as_str(),
-                    &report.target.to_lowercase(),
-                    &started_ms,
-                    &level_rank(report.risk.level),
-                    &summary,
-                    &json,
+                    (&tenant, Type::TEXT),
+                    (&report.scan_id.to_string(), Type::TEXT),
+                    (&key_id, Type::TEXT),
+                    (&report.kind.as_str(), Type::TEXT),
+                    (&report.target.to_lowercase(), Type::TEXT),
+                    (&started_ms, Type::INT8),
+                    (&level_rank(report.risk.level), Type::INT8),
+                    (&summary, Type::TEXT),
+                    (&json, Type::TEXT),
                 ],
             )?;
             Ok(())
@@ -514,11 +519,11 @@ impl Store for PgStore {
         self.with(|c| {
             // One atomic GCRA step: the row lock of ON CONFLICT serialises replicas; the WHERE
             // leaves the stored time alone when the request is refused.
-            let stepped = c.query_opt(
+            let stepped = c.query_typed_opt(
                 "INSERT INTO rate_limits AS r (key_id, tat_ms) VALUES ($1, $2::FLOAT8 + $3::FLOAT8) \
                  ON CONFLICT (key_id) DO UPDATE SET tat_ms = GREATEST(r.tat_ms, $2::FLOAT8) + $3::FLOAT8 \
                  WHERE GREATEST(r.tat_ms, $2::FLOAT8) - $2::FLOAT8 <= $4::FLOAT8 RETURNING tat_ms",
-                &[&key, &now_ms, &interval_ms, &tau_ms],
+                &[(&key, Type::TEXT), (&now_ms, Type::FLOAT8), (&interval_ms, Type::FLOAT8), (&tau_ms, Type::FLOAT8)],
             )?;
             Ok(Some(match stepped {
                 Some(row) => RateState { allowed: true, tat_ms: row.get(0) },

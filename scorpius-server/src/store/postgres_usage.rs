@@ -11,7 +11,7 @@ use std::{
     },
 };
 
-use postgres::{Client, NoTls, Transaction};
+use postgres::{Client, NoTls, Transaction, types::Type};
 use scorpius_core::{
     api::{
         usage::Granularity,
@@ -291,10 +291,18 @@ impl UsageStore for PgUsage {
             let mut crossed = Vec::new();
             let mut rolled = Vec::new();
             for e in &ordered {
-                let inserted = tx.execute(
+                // Typed statements: one round trip each while the counter rows are locked.
+                let inserted = tx.execute_typed(
                     "INSERT INTO usage_events (tenant, idem_id, key_id, meter, units, ts_ms) VALUES ($1, $2, $3, $4, $5, $6)
                      ON CONFLICT (tenant, idem_id) DO NOTHING",
-                    &[&e.tenant, &e.idem_id, &e.key_id, &e.meter.as_str(), &to_i64(e.units), &e.ts_ms],
+                    &[
+                        (&e.tenant, Type::TEXT),
+                        (&e.idem_id, Type::TEXT),
+                        (&e.key_id, Type::TEXT),
+                        (&e.meter.as_str(), Type::TEXT),
+                        (&to_i64(e.units), Type::INT8),
+                        (&e.ts_ms, Type::INT8),
+                    ],
                 )?;
                 if inserted == 0 {
                     duplicates += 1;
@@ -305,12 +313,18 @@ impl UsageStore for PgUsage {
                 let after: Option<i64> = if q.is_some_and(|q| e.units > q) {
                     None
                 } else {
-                    tx.query_opt(
+                    tx.query_typed_opt(
                         "INSERT INTO usage_counters (tenant, meter, period_ms, units) VALUES ($1, $2, $3, $4)
                          ON CONFLICT (tenant, meter, period_ms) DO UPDATE SET units = usage_counters.units + excluded.units
                          WHERE $5::BIGINT IS NULL OR usage_counters.units + excluded.units <= $5::BIGINT
                          RETURNING units",
-                        &[&e.tenant, &e.meter.as_str(), &period.start_ms(), &to_i64(e.units), &q.map(to_i64)],
+                        &[
+                            (&e.tenant, Type::TEXT),
+                            (&e.meter.as_str(), Type::TEXT),
+                            (&period.start_ms(), Type::INT8),
+                            (&to_i64(e.units), Type::INT8),
+                            (&q.map(to_i64), Type::INT8),
+                        ],
                     )?
                     .map(|r| r.get(0))
                 };
@@ -337,12 +351,13 @@ impl UsageStore for PgUsage {
                 rollup_rows(&rolled).into_iter().map(|(t, g, b, k, m, u)| (t, g, b, k, m.as_str(), u)).collect();
             for rows in rows.chunks(ROLLUP_CHUNK) {
                 let sql = rollup_sql(rows.len(), |i| format!("${i}"), "usage_rollups.units");
-                let mut params: Vec<&(dyn postgres::types::ToSql + Sync)> = Vec::with_capacity(rows.len() * 6);
+                let mut params: Vec<(&(dyn postgres::types::ToSql + Sync), Type)> = Vec::with_capacity(rows.len() * 6);
                 for (t, g, b, k, m, u) in rows {
-                    let row: [&(dyn postgres::types::ToSql + Sync); 6] = [t, g, b, k, m, u];
+                    let row: [(&(dyn postgres::types::ToSql + Sync), Type); 6] =
+                        [(t, Type::TEXT), (g, Type::TEXT), (b, Type::INT8), (k, Type::TEXT), (m, Type::TEXT), (u, Type::INT8)];
                     params.extend(row);
                 }
-                tx.execute(&sql, &params)?;
+                tx.execute_typed(&sql, &params)?;
             }
             for (tenant, meter, t, q, used, period, ts) in crossed {
                 let new = tx.execute(
