@@ -93,8 +93,16 @@ const POOL: usize = 4;
 /// blocks, which must not happen on an async worker).
 struct Conns {
     pool: Vec<Mutex<Client>>,
+    /// Sessions with `synchronous_commit = off`, for state whose last fraction of a second
+    /// may be lost in a database crash: rate-limit steps and keys' last use. Their commits
+    /// are visible to every replica at once; they only skip waiting for the WAL flush (one
+    /// fsync per request fewer).
+    relaxed: Vec<Mutex<Client>>,
     audit: Mutex<PgAuditStore>,
 }
+
+/// Sessions in [`Conns::relaxed`].
+const RELAXED: usize = 2;
 
 /// The PostgreSQL store.
 pub struct PgStore {
@@ -196,6 +204,12 @@ impl PgStore {
         for _ in 1..POOL {
             pool.push(Mutex::new(Client::connect(url, NoTls)?));
         }
+        let mut relaxed = Vec::with_capacity(RELAXED);
+        for _ in 0..RELAXED {
+            let mut c = Client::connect(url, NoTls)?;
+            c.batch_execute("SET synchronous_commit TO off")?;
+            relaxed.push(Mutex::new(c));
+        }
         let key = |path: &Path| {
             load_or_create_key(path, || {
                 let mut id = [0u8; 8];
@@ -208,7 +222,7 @@ impl PgStore {
         let reader = PgAuditStore::open(url, key(key_file)?)?;
         let writer = Batcher::start(256, move |events| appender.append(events));
         Ok(PgStore {
-            conns: Some(Conns { pool, audit: Mutex::new(reader) }),
+            conns: Some(Conns { pool, relaxed, audit: Mutex::new(reader) }),
             next: AtomicUsize::new(0),
             writer,
             public_key,
@@ -222,6 +236,13 @@ impl PgStore {
 
     fn with<T>(&self, f: impl FnOnce(&mut Client) -> StoreResult<T>) -> StoreResult<T> {
         let pool = &self.conns().pool;
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % pool.len();
+        f(&mut lock(&pool[i]))
+    }
+
+    /// Like [`PgStore::with`] on a `synchronous_commit = off` session (see [`Conns::relaxed`]).
+    fn with_relaxed<T>(&self, f: impl FnOnce(&mut Client) -> StoreResult<T>) -> StoreResult<T> {
+        let pool = &self.conns().relaxed;
         let i = self.next.fetch_add(1, Ordering::Relaxed) % pool.len();
         f(&mut lock(&pool[i]))
     }
@@ -326,7 +347,7 @@ impl Store for PgStore {
     }
 
     fn touch_key(&self, id: &str, now_ms: i64) -> StoreResult<()> {
-        self.with(|c| {
+        self.with_relaxed(|c| {
             c.execute("UPDATE api_keys SET last_used_ms = $1 WHERE id = $2", &[&now_ms, &id])?;
             Ok(())
         })
@@ -516,7 +537,7 @@ impl Store for PgStore {
     }
 
     fn rate_step(&self, key: &str, now_ms: f64, interval_ms: f64, tau_ms: f64) -> StoreResult<Option<RateState>> {
-        self.with(|c| {
+        self.with_relaxed(|c| {
             // One atomic GCRA step: the row lock of ON CONFLICT serialises replicas; the WHERE
             // leaves the stored time alone when the request is refused.
             let stepped = c.query_typed_opt(
