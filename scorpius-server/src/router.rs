@@ -149,19 +149,25 @@ pub fn build(state: AppState) -> Router {
         TraceLayer::new_for_http()
             .make_span_with(|req: &axum::http::Request<_>| {
                 let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-                let route = template_of(req.method(), req.uri().path());
-                // The status is recorded when the response is ready.
+                // The route and status are recorded only when the span is on (not at
+                // SCORPIUS_LOG=warn); the status when the response is ready.
                 let span = tracing::info_span!(
                     "request",
                     method = %req.method(),
                     path = %req.uri().path(),
                     request_id = %id,
-                    otel.name = %format_args!("{} {}", req.method(), route.unwrap_or("unmatched")),
+                    otel.name = tracing::field::Empty,
                     otel.kind = "server",
                     http.request.method = %req.method(),
-                    http.route = route,
+                    http.route = tracing::field::Empty,
                     http.response.status_code = tracing::field::Empty,
                 );
+                if !span.is_disabled() {
+                    let route = template_of(req.method(), req.uri().path());
+                    // Before the parent is adopted: the exporter fixes the name then.
+                    span.record("otel.name", format_args!("{} {}", req.method(), route.unwrap_or("unmatched")));
+                    span.record("http.route", route);
+                }
                 #[cfg(feature = "otel")]
                 crate::otel::adopt_parent(&span, req.headers());
                 span
