@@ -4,10 +4,17 @@
 # PostgreSQL (127.0.0.1:5432, a database of its own, dropped after); each configuration
 # alternately ROUNDS times (default 3) for 10 s. Port 18081. USAGE=0 skips the 1,000,000-event
 # month query; SCORPIUS_BLOCKING_THREADS sets the server's blocking pool.
+# BIN_DIR=dir runs the scorpius-server and rate_load binaries found there instead of building
+# (a baseline build; USAGE=0 is then implied).
 set -u
 cd "$(dirname "$0")/.."
-cargo build --release -q -p scorpius-server --bin scorpius-server --example rate_load --example usage_bench
-T=${CARGO_TARGET_DIR:-target}/release
+if [ -n "${BIN_DIR:-}" ]; then
+  SERVER=$BIN_DIR/scorpius-server RATE_LOAD=$BIN_DIR/rate_load USAGE=0
+else
+  cargo build --release -q -p scorpius-server --bin scorpius-server --example rate_load --example usage_bench
+  T=${CARGO_TARGET_DIR:-target}/release
+  SERVER=$T/scorpius-server RATE_LOAD=$T/examples/rate_load
+fi
 ROUNDS=${ROUNDS:-3}
 BACKENDS=${BACKENDS:-sqlite postgres}
 export SCORPIUS_RATE_LIMIT_PER_SECOND=1000000 SCORPIUS_RATE_LIMIT_BURST=1000000 SCORPIUS_LOG=warn
@@ -25,13 +32,13 @@ for backend in $BACKENDS; do
         psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE $DB"
         ARGS+=(--database-url "postgres://postgres@127.0.0.1:5432/$DB")
       fi
-      KEY=$($T/scorpius-server "${ARGS[@]}" admin create-key --role security --tenant perf 2>/dev/null)
-      $T/scorpius-server "${ARGS[@]}" --bind 127.0.0.1:18081 2>/tmp/metering-perf.log &
+      KEY=$($SERVER "${ARGS[@]}" admin create-key --role security --tenant perf 2>/dev/null)
+      $SERVER "${ARGS[@]}" --bind 127.0.0.1:18081 2>/tmp/metering-perf.log &
       PID=$!
       for i in $(seq 50); do curl -sf http://127.0.0.1:18081/health/ready >/dev/null && break; sleep 0.2; done
       # warm-up, then the measurement
-      $T/examples/rate_load http://127.0.0.1:18081 "$KEY" 500 2 >/dev/null
-      echo "== $backend metering=$mode round $round: $($T/examples/rate_load http://127.0.0.1:18081 "$KEY" 1000 10)"
+      $RATE_LOAD http://127.0.0.1:18081 "$KEY" 500 2 >/dev/null
+      echo "== $backend metering=$mode round $round: $($RATE_LOAD http://127.0.0.1:18081 "$KEY" 1000 10)"
       kill -TERM $PID; wait $PID
       if [ "$backend" = postgres ]; then psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE $DB WITH (FORCE)"; fi
       rm -rf "$D"

@@ -2,13 +2,19 @@
 # Throughput of scorpius-server with the load example (scorpius-server/examples/load.rs):
 # 32 clients for 10 s on POST /v1/scan/transaction, then GET /health/ready; SQLite, then
 # PostgreSQL on 127.0.0.1:5432 (a database of its own, dropped after). Port 18080.
+# BIN_DIR=dir runs the scorpius-server and load binaries found there instead of building (a
+# baseline build, to compare in the same session); BACKENDS="sqlite" runs one backend.
 set -u
 cd "$(dirname "$0")/.."
-cargo build --release -q -p scorpius-server --bin scorpius-server --example load
-BIN=${CARGO_TARGET_DIR:-target}/release/scorpius-server
-LOAD=${CARGO_TARGET_DIR:-target}/release/examples/load
+if [ -n "${BIN_DIR:-}" ]; then
+  BIN=$BIN_DIR/scorpius-server LOAD=$BIN_DIR/load
+else
+  cargo build --release -q -p scorpius-server --bin scorpius-server --example load
+  BIN=${CARGO_TARGET_DIR:-target}/release/scorpius-server
+  LOAD=${CARGO_TARGET_DIR:-target}/release/examples/load
+fi
 export SCORPIUS_RATE_LIMIT_PER_SECOND=1000000 SCORPIUS_RATE_LIMIT_BURST=1000000 SCORPIUS_LOG=warn
-for backend in sqlite postgres; do
+for backend in ${BACKENDS:-sqlite postgres}; do
   D=$(mktemp -d)
   ARGS=(--data-dir "$D")
   if [ $backend = postgres ]; then

@@ -6,6 +6,12 @@
 //! report that did not happen (error status or idempotent replay). Webhook events raised by
 //! the handler (through [`crate::hooks`]) are written to the outbox before the response leaves.
 //!
+//! A call that cannot be refused — none of its meters has a quota in the tenant's plan, or the
+//! store knows it fits ([`crate::store::usage::UsageStore::reserve_ahead`]: SQLite keeps upper
+//! bounds of the counters in memory) — runs while its reservation commits; the response waits
+//! for the commit. Only a call near a quota waits for the verdict before its handler, and a
+//! call that reads usage (`/v1/usage*`, `/v1/billing/*`) waits so that it counts itself.
+//!
 //! Plans come from configuration (`[metering]`); the clock can be shifted for tests
 //! ([`Metering::set_clock_offset_ms`]).
 
@@ -38,7 +44,10 @@ use crate::{
     app::AppState,
     auth::Principal,
     error::ApiError,
-    store::usage::{RecordOutcome, UsageEvent, UsageStore},
+    store::{
+        usage::{RecordOutcome, UsageEvent, UsageStore},
+        writer::settled,
+    },
 };
 
 /// `[metering]` in the configuration file.
@@ -255,6 +264,7 @@ pub fn meters_for(method: &Method, route: &str, uri: &Uri) -> Vec<Meter> {
 pub async fn around(state: &AppState, who: &Principal, route: &str, req: Request, next: Next) -> Response {
     let Some(m) = state.metering.clone() else { return next.run(req).await };
     let mut counted = Vec::new();
+    let mut reserved = None;
     if m.config.enabled {
         if let Err(e) = m.burst_check(&who.tenant, &who.key_id) {
             crate::metrics::rate_limited();
@@ -285,26 +295,49 @@ pub async fn around(state: &AppState, who: &Principal, route: &str, req: Request
             })
             .collect();
         let plan = m.plan_of(&who.tenant).map(|(_, p)| p.clone());
-        let store = Arc::clone(&m.store);
-        let outcome = tokio::task::spawn_blocking(move || {
-            store.record(&events, &|meter| plan.as_ref().and_then(|p| p.quota(meter)))
-        })
-        .await;
-        match outcome {
-            Ok(Ok(RecordOutcome::Recorded { counted: c, .. })) => counted = c,
-            Ok(Ok(RecordOutcome::QuotaExceeded { meter, quota, used, period })) => {
-                return quota_exceeded(meter, quota, used, period, now).into_response();
-            }
-            Ok(Err(e)) => return ApiError::internal(format!("metering: {e}")).into_response(),
-            Err(e) => return ApiError::internal(format!("metering task: {e}")).into_response(),
+        let quota = move |meter| plan.as_ref().and_then(|p| p.quota(meter));
+        // A call that cannot be refused (no quota on its meters, or one the store knows it
+        // fits) runs while its reservation commits; any other waits for the verdict first.
+        // Calls that read usage wait, so that they count themselves.
+        let reads_usage = route.starts_with("/v1/usage") || route.starts_with("/v1/billing");
+        let unlimited = events.iter().all(|e| quota(e.meter).is_none());
+        let ahead = match (reads_usage, unlimited) {
+            (true, _) => None,
+            (false, true) => m.store.queue_record(&events, &quota),
+            (false, false) => m.store.reserve_ahead(&events, &quota),
+        };
+        match ahead {
+            Some(queued) => reserved = Some(queued),
+            None => match reserve(&m, events, quota).await {
+                Ok(RecordOutcome::Recorded { counted: c, .. }) => counted = c,
+                Ok(RecordOutcome::QuotaExceeded { meter, quota, used, period }) => {
+                    return quota_exceeded(meter, quota, used, period, now).into_response();
+                }
+                Err(e) => return ApiError::internal(format!("metering: {e}")).into_response(),
+            },
         }
     }
-    let (resp, mut events) = PENDING
-        .scope(RefCell::new(Vec::new()), async move {
-            let resp = next.run(req).await;
-            (resp, PENDING.with(|p| p.take()))
-        })
-        .await;
+    let handler = PENDING.scope(RefCell::new(Vec::new()), async move {
+        let resp = next.run(req).await;
+        (resp, PENDING.with(|p| p.take()))
+    });
+    let (resp, mut events) = match reserved {
+        None => handler.await,
+        Some(queued) => {
+            let ((resp, events), outcome) = tokio::join!(handler, settled(queued));
+            match outcome {
+                Ok(RecordOutcome::Recorded { counted: c, .. }) => counted = c,
+                // The call already ran: it is answered as failed (a retry with the same
+                // Idempotency-Key is counted once).
+                Ok(RecordOutcome::QuotaExceeded { meter, .. }) => {
+                    tracing::error!(meter = meter.as_str(), "metering: a reservation admitted ahead was refused");
+                    return ApiError::internal("metering: the reservation was refused").into_response();
+                }
+                Err(e) => return ApiError::internal(format!("metering: {e}")).into_response(),
+            }
+            (resp, events)
+        }
+    };
     // Most tenants subscribe to little: skip the outbox for what nobody listens to.
     events.retain(|e| m.may_have_subscribers(e));
     // A scan or report that did not happen is not billed (api.requests stays counted).
@@ -330,6 +363,22 @@ pub async fn around(state: &AppState, who: &Principal, route: &str, req: Request
         }
     }
     resp
+}
+
+/// Records a reservation and waits for the verdict: on the store's writer thread when it has
+/// one, else on the blocking pool.
+async fn reserve(
+    m: &Arc<Metering>,
+    events: Vec<UsageEvent>,
+    quota: impl Fn(Meter) -> Option<u64> + Send + Sync + 'static,
+) -> Result<RecordOutcome, crate::store::StoreError> {
+    if let Some(queued) = m.store.queue_record(&events, &quota) {
+        return settled(queued).await;
+    }
+    let store = Arc::clone(&m.store);
+    tokio::task::spawn_blocking(move || store.record(&events, &quota))
+        .await
+        .unwrap_or_else(|e| Err(crate::store::StoreError::Db(format!("metering task: {e}"))))
 }
 
 fn quota_exceeded(meter: Meter, quota: u64, used: u64, period: Period, now_ms: i64) -> ApiError {

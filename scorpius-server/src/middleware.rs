@@ -19,7 +19,7 @@ use crate::{
     auth::{Principal, Secret, hashes_match},
     error::ApiError,
     hooks::RequestRecord,
-    store::sqlite::now_ms,
+    store::{sqlite::now_ms, writer::settled},
 };
 
 /// What a handler wants the audit entry of its request to say (set as a response
@@ -190,17 +190,27 @@ async fn resolve(
     let presented = presented_key(headers).ok_or((ApiError::MissingKey, None))?;
     let secret = Secret::parse(presented).ok_or((ApiError::InvalidKey, None))?;
     let hash = secret.hash();
-    let record = state
-        .db(move |s| s.key_by_hash(&hash))
-        .await
-        .map_err(|e| (e, None))?
-        .filter(|k| hashes_match(&k.secret_hash, &hash))
-        .ok_or((ApiError::InvalidKey, None))?;
+    let now = now_ms();
+    let gcra = crate::ratelimit::Gcra::new(state.config.rate_limit_per_second, state.config.rate_limit_burst);
+    // Shared limits (PostgreSQL): the key and its rate-limit step in one round trip.
+    let (found, stepped) = if state.store.shares_rate_limits() {
+        let t = now as f64;
+        match state.db(move |s| s.key_and_rate_step(&hash, t, gcra.interval_ms, gcra.tau_ms)).await {
+            Ok(Some(both)) => both,
+            Ok(None) => (state.db(move |s| s.key_by_hash(&hash)).await.map_err(|e| (e, None))?, None),
+            Err(e) => return Err((e, None)),
+        }
+    } else {
+        match state.store.cached_key(&hash) {
+            Some(k) => (Some(k), None),
+            None => (state.db(move |s| s.key_by_hash(&hash)).await.map_err(|e| (e, None))?, None),
+        }
+    };
+    let record = found.filter(|k| hashes_match(&k.secret_hash, &hash)).ok_or((ApiError::InvalidKey, None))?;
     let actor = || Some(format!("{}/{}", record.tenant, record.id));
     if record.revoked_ms.is_some() {
         return Err((ApiError::InvalidKey, actor()));
     }
-    let now = now_ms();
     if let Some(exp) = record.expires_ms
         && exp <= now
     {
@@ -217,8 +227,21 @@ async fn resolve(
         });
     }
     let principal = Principal { key_id: record.id, tenant: record.tenant, role: record.role };
-    let rate = rate_check(state, &principal.key_id).await;
+    let rate = match stepped {
+        Some(st) => shared_verdict(&gcra, st, now as f64),
+        None => rate_check(state, &principal.key_id).await,
+    };
     Ok((principal, rate))
+}
+
+/// The outcome of a shared GCRA step, with its headers.
+fn shared_verdict(gcra: &crate::ratelimit::Gcra, st: crate::store::RateState, now: f64) -> RateOutcome {
+    let v = gcra.verdict(st, now);
+    let mut headers = HeaderMap::new();
+    headers.insert("x-ratelimit-limit", HeaderValue::from(gcra.burst));
+    headers.insert("x-ratelimit-remaining", HeaderValue::from(v.remaining));
+    headers.insert("x-ratelimit-reset", HeaderValue::from(v.reset_secs));
+    if v.allowed { RateOutcome::Allowed(headers) } else { RateOutcome::Limited { retry_after: v.reset_secs, headers } }
 }
 
 /// The per-key limit: in storage when it is shared by replicas (PostgreSQL), else in memory.
@@ -228,18 +251,7 @@ async fn rate_check(state: &AppState, key_id: &str) -> RateOutcome {
         let now = now_ms() as f64;
         let key = key_id.to_owned();
         match state.db(move |s| s.rate_step(&key, now, gcra.interval_ms, gcra.tau_ms)).await {
-            Ok(Some(st)) => {
-                let v = gcra.verdict(st, now);
-                let mut headers = HeaderMap::new();
-                headers.insert("x-ratelimit-limit", HeaderValue::from(gcra.burst));
-                headers.insert("x-ratelimit-remaining", HeaderValue::from(v.remaining));
-                headers.insert("x-ratelimit-reset", HeaderValue::from(v.reset_secs));
-                return if v.allowed {
-                    RateOutcome::Allowed(headers)
-                } else {
-                    RateOutcome::Limited { retry_after: v.reset_secs, headers }
-                };
-            }
+            Ok(Some(st)) => return shared_verdict(&gcra, st, now),
             Ok(None) => {}
             // Storage trouble shows in readiness; meanwhile this process limits on its own.
             Err(e) => tracing::warn!(error = %e, "shared rate limit unavailable; limiting in this process"),
@@ -298,7 +310,10 @@ async fn record(
         d.extend(extra);
     }
     let event = Event::now(actor, action, resource, outcome_of(status), details);
-    let result = state.db(move |s| s.audit_append(vec![event])).await;
+    let result = match state.store.queue_audit(event) {
+        Ok(queued) => settled(queued).await.map(|_| ()).map_err(ApiError::from),
+        Err(event) => state.db(move |s| s.audit_append(vec![*event])).await.map(|_| ()),
+    };
     crate::metrics::audit_append(result.is_ok());
     if let Err(e) = result {
         tracing::error!(error = %e, request_id, "could not record the request in the audit log");

@@ -496,8 +496,11 @@ impl LogWriter for SqliteWriter<'_> {
     }
 }
 
+/// Told the outcome of one append once its batch committed (or failed).
+pub type Ack = Box<dyn FnOnce(Result<u64, String>) + Send>;
+
 /// One append waiting for the writer.
-type Job = (Event, mpsc::SyncSender<Result<u64, String>>);
+type Job = (Event, Ack);
 
 /// The single writer with group commit: callers on any thread hand it events; it commits
 /// whatever has queued up (up to `max_batch`) in one transaction and acknowledges each
@@ -526,13 +529,13 @@ impl GroupCommit {
                 match store.append(&events) {
                     Ok(seqs) => {
                         for ((_, ack), seq) in jobs.into_iter().zip(seqs) {
-                            let _ = ack.send(Ok(seq));
+                            ack(Ok(seq));
                         }
                     }
                     Err(e) => {
                         let msg = e.to_string();
                         for (_, ack) in jobs {
-                            let _ = ack.send(Err(msg.clone()));
+                            ack(Err(msg.clone()));
                         }
                     }
                 }
@@ -545,8 +548,20 @@ impl GroupCommit {
     /// Appends one event; returns its sequence number once it is committed.
     pub fn append(&self, event: Event) -> Result<u64, AuditError> {
         let (ack_tx, ack_rx) = mpsc::sync_channel(1);
-        self.tx.as_ref().ok_or(AuditError::WriterGone)?.send((event, ack_tx)).map_err(|_| AuditError::WriterGone)?;
+        self.append_then(
+            event,
+            Box::new(move |r| {
+                let _ = ack_tx.send(r);
+            }),
+        )?;
         ack_rx.recv().map_err(|_| AuditError::WriterGone)?.map_err(AuditError::Writer)
+    }
+
+    /// Queues one event without waiting: `ack` is called on the writer thread with its
+    /// sequence number (or the error) once its batch committed. For callers that wait
+    /// asynchronously (a channel in `ack`) instead of blocking a thread.
+    pub fn append_then(&self, event: Event, ack: Ack) -> Result<(), AuditError> {
+        self.tx.as_ref().ok_or(AuditError::WriterGone)?.send((event, ack)).map_err(|_| AuditError::WriterGone)
     }
 
     /// Stops the writer after the queued events and returns the store.

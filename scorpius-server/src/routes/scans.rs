@@ -23,7 +23,7 @@ use crate::{
     error::{ApiError, ApiResult},
     extract::{IdempotencyKey, JsonBody, Query},
     middleware::noted,
-    store::{IdempotentResponse, ScanFilter},
+    store::{IdempotentResponse, ScanFilter, writer::settled},
 };
 
 /// Runs a scan for the caller, or replays the stored response of an earlier request with the
@@ -60,9 +60,12 @@ async fn run(
             .map_err(|e| ApiError::internal(format!("scan task failed: {e}")))??,
     };
     let report = std::sync::Arc::new(report);
-    {
-        let (tenant, key_id, r) = (who.tenant.clone(), who.key_id.clone(), std::sync::Arc::clone(&report));
-        state.db(move |s| s.insert_scan(&tenant, &key_id, &r)).await?;
+    match state.store.queue_scan(&who.tenant, &who.key_id, &report)? {
+        Some(queued) => settled(queued).await?,
+        None => {
+            let (tenant, key_id, r) = (who.tenant.clone(), who.key_id.clone(), std::sync::Arc::clone(&report));
+            state.db(move |s| s.insert_scan(&tenant, &key_id, &r)).await?;
+        }
     }
     crate::metrics::scan(kind, report.risk.level.as_str());
     state.hooks.scan(&who, &report);

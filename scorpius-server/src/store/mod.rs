@@ -4,12 +4,15 @@
 //! PostgreSQL database are interchangeable.
 //!
 //! The interface is synchronous (rusqlite and the blocking `postgres` client); handlers call
-//! it through [`crate::app::AppState::db`], which runs it on the blocking pool.
+//! it through [`crate::app::AppState::db`], which runs it on the blocking pool. Writes on the
+//! per-request path (saved scans, audit appends, metering reservations) are group-committed
+//! by writer threads ([`writer`]); the `queue_*` methods hand them over without blocking, so
+//! a request waits for its commit on a channel instead of holding a blocking thread.
 
-pub mod batch;
 pub mod sqlite;
 pub mod sqlite_usage;
 pub mod usage;
+pub mod writer;
 
 #[cfg(feature = "postgres")]
 pub mod postgres;
@@ -151,6 +154,36 @@ pub struct RateState {
     pub tat_ms: f64,
 }
 
+/// A scan report as stored (what both backends' scan writers take), serialised by the caller.
+pub(crate) struct ScanRow {
+    pub(crate) tenant: String,
+    pub(crate) scan_id: String,
+    pub(crate) key_id: String,
+    pub(crate) kind: &'static str,
+    pub(crate) target_lc: String,
+    pub(crate) started_ms: i64,
+    pub(crate) level_rank: i64,
+    pub(crate) summary: String,
+    pub(crate) report: String,
+}
+
+impl ScanRow {
+    pub(crate) fn of(tenant: &str, key_id: &str, report: &ScanReport) -> StoreResult<Self> {
+        Ok(ScanRow {
+            tenant: tenant.to_owned(),
+            scan_id: report.scan_id.to_string(),
+            key_id: key_id.to_owned(),
+            kind: report.kind.as_str(),
+            target_lc: report.target.to_lowercase(),
+            started_ms: i64::try_from(report.started_at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0),
+            level_rank: level_rank(report.risk.level),
+            summary: serde_json::to_string(&ScanSummary::of(report, key_id))
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            report: serde_json::to_string(report).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        })
+    }
+}
+
 /// Rank of a risk level, for filtering.
 pub fn level_rank(level: RiskLevel) -> i64 {
     match level {
@@ -183,11 +216,27 @@ pub trait Store: Send + Sync + 'static {
     fn rotate_key(&self, tenant: &str, id: &str, secret_hash: &[u8; 32], prefix: &str) -> StoreResult<bool>;
     /// Revokes a key; false when there is no unrevoked key with this id.
     fn revoke_key(&self, tenant: &str, id: &str, now_ms: i64) -> StoreResult<bool>;
+    /// The key with this secret hash from memory, without blocking, when this backend can
+    /// cache keys exactly (only storage that one process owns: a revocation made by another
+    /// replica would go unseen). `None`: call [`Store::key_by_hash`].
+    fn cached_key(&self, _hash: &[u8; 32]) -> Option<KeyRecord> {
+        None
+    }
     /// Records a use of the key.
     fn touch_key(&self, id: &str, now_ms: i64) -> StoreResult<()>;
 
     /// Saves a scan report for the tenant.
     fn insert_scan(&self, tenant: &str, key_id: &str, report: &ScanReport) -> StoreResult<()>;
+    /// [`Store::insert_scan`] queued to a writer thread without blocking the caller, when this
+    /// backend group-commits scans (`Ok(None)`: call `insert_scan` on the blocking pool).
+    fn queue_scan(
+        &self,
+        _tenant: &str,
+        _key_id: &str,
+        _report: &ScanReport,
+    ) -> StoreResult<Option<writer::Queued<()>>> {
+        Ok(None)
+    }
     /// One saved report of the tenant.
     fn scan(&self, tenant: &str, scan_id: &str) -> StoreResult<Option<ScanReport>>;
     /// A page of the tenant's scans, newest first, and the position of the last one.
@@ -201,6 +250,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// Appends audit events (one transaction, with a signed checkpoint).
     fn audit_append(&self, events: Vec<Event>) -> StoreResult<Vec<u64>>;
+    /// One audit event queued to the group-commit writer without blocking the caller; the
+    /// event back when this backend appends synchronously (call [`Store::audit_append`] on
+    /// the blocking pool).
+    fn queue_audit(&self, event: Event) -> Result<writer::Queued<u64>, Box<Event>> {
+        Err(Box::new(event))
+    }
     /// Audit entries, oldest first.
     fn audit_entries(&self, filter: &AuditFilter) -> StoreResult<Vec<Entry>>;
     /// One audit entry.
@@ -227,6 +282,19 @@ pub trait Store: Send + Sync + 'static {
     /// Whether [`Store::rate_step`] keeps the rate-limit state (shared by replicas).
     fn shares_rate_limits(&self) -> bool {
         false
+    }
+
+    /// For backends that share rate limits: [`Store::key_by_hash`] and, when that key is live
+    /// at `now_ms` (not revoked, not expired), one [`Store::rate_step`] for it, in one round
+    /// trip. `None` from backends that do not share rate limits.
+    fn key_and_rate_step(
+        &self,
+        _hash: &[u8; 32],
+        _now_ms: f64,
+        _interval_ms: f64,
+        _tau_ms: f64,
+    ) -> StoreResult<Option<(Option<KeyRecord>, Option<RateState>)>> {
+        Ok(None)
     }
 
     /// Rate limiting shared by every replica: one GCRA step for `key` at `now_ms` with

@@ -17,7 +17,7 @@ use scorpius_core::{
     api::{intel::IntelDataset, keys::Role, scans::ScanSummary},
     audit::{
         Entry, Event, Outcome,
-        log::{ConsistencyProof, InclusionProof, StoredCheckpoint, load_or_create_key},
+        log::{AuditError, ConsistencyProof, InclusionProof, StoredCheckpoint, load_or_create_key},
         postgres::PgAuditStore,
         verify::Verification,
     },
@@ -25,8 +25,10 @@ use scorpius_core::{
 };
 
 use super::{
-    AuditFilter, IdempotentResponse, KeyRecord, RateState, ScanFilter, Store, StoreError, StoreResult, batch::Batcher,
-    level_rank, sqlite::now_ms,
+    AuditFilter, IdempotentResponse, KeyRecord, RateState, ScanFilter, ScanRow, Store, StoreError, StoreResult,
+    level_rank,
+    sqlite::now_ms,
+    writer::{Queued, Writer},
 };
 
 /// Advisory lock key for migrations (distinct from the audit log's append lock).
@@ -102,13 +104,38 @@ struct Conns {
 }
 
 /// Sessions in [`Conns::relaxed`].
-const RELAXED: usize = 2;
+const RELAXED: usize = 4;
+
+/// Inserts saved scans in one statement (one transaction, one commit for the batch).
+fn insert_scans(c: &mut Client, rows: &[ScanRow]) -> Result<u64, postgres::Error> {
+    let text = |f: fn(&ScanRow) -> &str| rows.iter().map(f).collect::<Vec<&str>>();
+    let int = |f: fn(&ScanRow) -> i64| rows.iter().map(f).collect::<Vec<i64>>();
+    c.execute_typed(
+        "INSERT INTO scans (tenant, scan_id, key_id, kind, target_lc, started_ms, level_rank, summary, report) \
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[], $7::int8[], \
+         $8::text[], $9::text[])",
+        &[
+            (&text(|r| &r.tenant), Type::TEXT_ARRAY),
+            (&text(|r| &r.scan_id), Type::TEXT_ARRAY),
+            (&text(|r| &r.key_id), Type::TEXT_ARRAY),
+            (&text(|r| r.kind), Type::TEXT_ARRAY),
+            (&text(|r| &r.target_lc), Type::TEXT_ARRAY),
+            (&int(|r| r.started_ms), Type::INT8_ARRAY),
+            (&int(|r| r.level_rank), Type::INT8_ARRAY),
+            (&text(|r| &r.summary), Type::TEXT_ARRAY),
+            (&text(|r| &r.report), Type::TEXT_ARRAY),
+        ],
+    )
+}
 
 /// The PostgreSQL store.
 pub struct PgStore {
     conns: Option<Conns>,
     next: AtomicUsize,
-    writer: Batcher,
+    /// Audit appends, group-committed (one transaction and checkpoint per batch).
+    writer: Writer<Event, u64>,
+    /// Saved scans, group-committed: one multi-row insert per batch.
+    scans: Writer<ScanRow, ()>,
     public_key: String,
 }
 
@@ -220,11 +247,23 @@ impl PgStore {
         let mut appender = PgAuditStore::open(url, key(key_file)?)?;
         let public_key = appender.verifier().encode();
         let reader = PgAuditStore::open(url, key(key_file)?)?;
-        let writer = Batcher::start(256, move |events| appender.append(events));
+        let writer = Writer::start("audit-writer", 256, move |events: &[Event]| match appender.append(events) {
+            Ok(seqs) => seqs.into_iter().map(Ok).collect(),
+            Err(e) => {
+                let msg = e.to_string();
+                events.iter().map(|_| Err(StoreError::Audit(AuditError::Writer(msg.clone())))).collect()
+            }
+        })?;
+        let mut scan_client = Client::connect(url, NoTls)?;
+        let scans = Writer::start("scan-writer", 256, move |rows: &[ScanRow]| {
+            let r = insert_scans(&mut scan_client, rows);
+            rows.iter().map(|_| r.as_ref().map(|_| ()).map_err(|e| StoreError::Db(e.to_string()))).collect()
+        })?;
         Ok(PgStore {
             conns: Some(Conns { pool, relaxed, audit: Mutex::new(reader) }),
             next: AtomicUsize::new(0),
             writer,
+            scans,
             public_key,
         })
     }
@@ -354,27 +393,11 @@ impl Store for PgStore {
     }
 
     fn insert_scan(&self, tenant: &str, key_id: &str, report: &ScanReport) -> StoreResult<()> {
-        let summary = serde_json::to_string(&ScanSummary::of(report, key_id)).map_err(corrupt)?;
-        let json = serde_json::to_string(report).map_err(corrupt)?;
-        let started_ms = i64::try_from(report.started_at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
-        self.with(|c| {
-            c.execute_typed(
-                "INSERT INTO scans (tenant, scan_id, key_id, kind, target_lc, started_ms, level_rank, summary, report) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                &[
-                    (&tenant, Type::TEXT),
-                    (&report.scan_id.to_string(), Type::TEXT),
-                    (&key_id, Type::TEXT),
-                    (&report.kind.as_str(), Type::TEXT),
-                    (&report.target.to_lowercase(), Type::TEXT),
-                    (&started_ms, Type::INT8),
-                    (&level_rank(report.risk.level), Type::INT8),
-                    (&summary, Type::TEXT),
-                    (&json, Type::TEXT),
-                ],
-            )?;
-            Ok(())
-        })
+        self.scans.run(ScanRow::of(tenant, key_id, report)?)
+    }
+
+    fn queue_scan(&self, tenant: &str, key_id: &str, report: &ScanReport) -> StoreResult<Option<Queued<()>>> {
+        Ok(Some(self.scans.queue(ScanRow::of(tenant, key_id, report)?)))
     }
 
     fn scan(&self, tenant: &str, scan_id: &str) -> StoreResult<Option<ScanReport>> {
@@ -432,7 +455,11 @@ impl Store for PgStore {
     }
 
     fn audit_append(&self, events: Vec<Event>) -> StoreResult<Vec<u64>> {
-        events.into_iter().map(|e| self.writer.append(e).map_err(Into::into)).collect()
+        events.into_iter().map(|e| self.writer.run(e)).collect()
+    }
+
+    fn queue_audit(&self, event: Event) -> Result<Queued<u64>, Box<Event>> {
+        Ok(self.writer.queue(event))
     }
 
     fn audit_entries(&self, f: &AuditFilter) -> StoreResult<Vec<Entry>> {
@@ -534,6 +561,53 @@ impl Store for PgStore {
 
     fn shares_rate_limits(&self) -> bool {
         true
+    }
+
+    fn key_and_rate_step(
+        &self,
+        hash: &[u8; 32],
+        now_ms: f64,
+        interval_ms: f64,
+        tau_ms: f64,
+    ) -> StoreResult<Option<(Option<KeyRecord>, Option<RateState>)>> {
+        let now_int = now_ms as i64;
+        let found = self.with_relaxed(|c| {
+            // The GCRA step of `rate_step`, applied only to a live key, in the same statement.
+            Ok(c.query_typed_opt(
+                &format!(
+                    "WITH k AS (SELECT {KEY_COLS} FROM api_keys WHERE secret_hash = $1), \
+                     s AS (INSERT INTO rate_limits AS r (key_id, tat_ms) \
+                       SELECT id, $2::FLOAT8 + $3::FLOAT8 FROM k \
+                       WHERE revoked_ms IS NULL AND (expires_ms IS NULL OR expires_ms > $5::BIGINT) \
+                       ON CONFLICT (key_id) DO UPDATE SET tat_ms = GREATEST(r.tat_ms, $2::FLOAT8) + $3::FLOAT8 \
+                       WHERE GREATEST(r.tat_ms, $2::FLOAT8) - $2::FLOAT8 <= $4::FLOAT8 RETURNING tat_ms) \
+                     SELECT {KEY_COLS}, (SELECT tat_ms FROM s) FROM k"
+                ),
+                &[
+                    (&&hash[..], Type::BYTEA),
+                    (&now_ms, Type::FLOAT8),
+                    (&interval_ms, Type::FLOAT8),
+                    (&tau_ms, Type::FLOAT8),
+                    (&now_int, Type::INT8),
+                ],
+            )?
+            .map(|r| (key_row(&r), r.get::<_, Option<f64>>(10))))
+        })?;
+        let Some((key, stepped)) = found else { return Ok(Some((None, None))) };
+        let live = key.revoked_ms.is_none() && key.expires_ms.is_none_or(|e| e > now_int);
+        let state = match (live, stepped) {
+            (false, _) => None,
+            (true, Some(tat_ms)) => Some(RateState { allowed: true, tat_ms }),
+            // Refused: the stored time, for the headers.
+            (true, None) => {
+                let tat: f64 = self.with_relaxed(|c| {
+                    Ok(c.query_opt("SELECT tat_ms FROM rate_limits WHERE key_id = $1", &[&key.id])?
+                        .map_or(now_ms, |r| r.get(0)))
+                })?;
+                Some(RateState { allowed: false, tat_ms: tat })
+            }
+        };
+        Ok(Some((Some(key), state)))
     }
 
     fn rate_step(&self, key: &str, now_ms: f64, interval_ms: f64, tau_ms: f64) -> StoreResult<Option<RateState>> {

@@ -23,10 +23,11 @@ use scorpius_core::{
 use super::{
     StoreError, StoreResult,
     usage::{
-        AttemptResult, Claimed, EndpointRecord, RecordOutcome, UsageEvent, UsageRows, UsageStore, buckets, crossings,
-        events_parse, events_text, gran_code, lock_order, message_body, new_id, rollup_rows, rollup_sql,
+        AttemptResult, Claimed, EndpointRecord, RecordOutcome, Reservation, UsageEvent, UsageRows, UsageStore, buckets,
+        crossings, events_parse, events_text, gran_code, lock_order, message_body, new_id, rollup_rows, rollup_sql,
         threshold_data,
     },
+    writer::{Queued, Writer},
 };
 
 /// Rollup rows per statement (6 parameters each, far below PostgreSQL's 65,535).
@@ -123,6 +124,8 @@ CREATE INDEX webhook_attempts_delivery ON webhook_attempts (delivery_id, seq);
 pub struct PgUsage {
     pool: Option<Vec<Mutex<Client>>>,
     next: AtomicUsize,
+    /// Reservations, group-committed on a connection of their own ([`reserve_batch`]).
+    writer: Option<Writer<Reservation, RecordOutcome>>,
 }
 
 impl std::fmt::Debug for PgUsage {
@@ -134,9 +137,8 @@ impl std::fmt::Debug for PgUsage {
 impl Drop for PgUsage {
     fn drop(&mut self) {
         // Closing a blocking client blocks: never on an async worker.
-        if let Some(pool) = self.pool.take() {
-            let _ = std::thread::spawn(move || drop(pool)).join();
-        }
+        let (pool, writer) = (self.pool.take(), self.writer.take());
+        let _ = std::thread::spawn(move || drop((pool, writer))).join();
     }
 }
 
@@ -175,10 +177,21 @@ impl PgUsage {
                 pool.push(Client::connect(&url, NoTls)?);
             }
             super::postgres::migrate(&mut pool[0], MIGRATION_LOCK, "metering_migrations", MIGRATIONS)?;
-            Ok(PgUsage { pool: Some(pool.into_iter().map(Mutex::new).collect()), next: AtomicUsize::new(0) })
+            let mut client = Client::connect(&url, NoTls)?;
+            let writer =
+                Writer::start("metering-writer", RESERVE_BATCH, move |jobs| reserve_with_retry(&mut client, jobs))?;
+            Ok(PgUsage {
+                pool: Some(pool.into_iter().map(Mutex::new).collect()),
+                next: AtomicUsize::new(0),
+                writer: Some(writer),
+            })
         })
         .join()
         .map_err(|_| StoreError::Db("the connection thread panicked".into()))?
+    }
+
+    fn writer(&self) -> StoreResult<&Writer<Reservation, RecordOutcome>> {
+        self.writer.as_ref().ok_or_else(|| StoreError::Db("the metering writer stopped".into()))
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Client> {
@@ -273,9 +286,221 @@ fn state_of(s: &str) -> DeliveryState {
     }
 }
 
-enum Step {
-    Done(Vec<String>, usize),
-    Exceeded(Meter, u64, u64, Period),
+/// Reservations committed together at most.
+const RESERVE_BATCH: usize = 128;
+
+/// Commits a batch of reservations (see [`reserve_batch`]), retrying deadlocks and
+/// serialisation failures; one outcome per reservation.
+fn reserve_with_retry(client: &mut Client, jobs: &[Reservation]) -> Vec<StoreResult<RecordOutcome>> {
+    // A batch holds each (tenant, idempotency id) once: a repeat waits for a later round,
+    // so it sees the first one's outcome as a sequence of single calls would.
+    let mut rounds: Vec<Vec<usize>> = Vec::new();
+    let mut seen: Vec<std::collections::HashSet<(&str, &str)>> = Vec::new();
+    for (i, job) in jobs.iter().enumerate() {
+        let ids: Vec<(&str, &str)> = job.events.iter().map(|e| (e.tenant.as_str(), e.idem_id.as_str())).collect();
+        let r = seen.iter().position(|s| ids.iter().all(|id| !s.contains(id))).unwrap_or(seen.len());
+        if r == seen.len() {
+            seen.push(Default::default());
+            rounds.push(Vec::new());
+        }
+        seen[r].extend(ids);
+        rounds[r].push(i);
+    }
+    let mut out: Vec<Option<StoreResult<RecordOutcome>>> = jobs.iter().map(|_| None).collect();
+    for round in rounds {
+        let batch: Vec<&Reservation> = round.iter().map(|&i| &jobs[i]).collect();
+        let mut tries = 0;
+        let result = loop {
+            let r = client.transaction().and_then(|mut tx| {
+                let v = reserve_batch(&mut tx, &batch)?;
+                tx.commit().map(|()| v)
+            });
+            match r {
+                Err(e) if retryable(&e) && tries < 5 => tries += 1,
+                r => break r,
+            }
+        };
+        match result {
+            Ok(outcomes) => {
+                for (&i, o) in round.iter().zip(outcomes) {
+                    out[i] = Some(Ok(o));
+                }
+            }
+            Err(e) => {
+                for &i in &round {
+                    out[i] = Some(Err(StoreError::Db(format!("metering: {e}"))));
+                }
+            }
+        }
+    }
+    out.into_iter().map(|o| o.unwrap_or_else(|| Err(StoreError::Db("metering: no outcome".into())))).collect()
+}
+
+type CounterKey = (String, Meter, i64);
+
+/// Applies a batch of reservations, as if one after another, in a handful of statements:
+/// the events are inserted together (duplicates skipped), the tenants' monthly counters
+/// are locked once, in order, and checked in memory call by call (a call that would go over
+/// a quota keeps nothing: its new events are deleted again), then the counters, rollups and
+/// threshold crossings of the accepted calls are written together. The counter rows stay
+/// locked for one batch, not once per request.
+fn reserve_batch(tx: &mut Transaction<'_>, jobs: &[&Reservation]) -> Result<Vec<RecordOutcome>, postgres::Error> {
+    // Events, in (tenant, idempotency id) order so concurrent batches lock them alike.
+    let mut all: Vec<&UsageEvent> = jobs.iter().flat_map(|j| j.events.iter()).filter(|e| e.units > 0).collect();
+    all.sort_by(|a, b| (&a.tenant, &a.idem_id).cmp(&(&b.tenant, &b.idem_id)));
+    let col = |f: fn(&UsageEvent) -> &str| all.iter().map(|e| f(e)).collect::<Vec<&str>>();
+    let inserted = tx.query_typed(
+        "INSERT INTO usage_events (tenant, idem_id, key_id, meter, units, ts_ms)
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::int8[])
+         ON CONFLICT (tenant, idem_id) DO NOTHING RETURNING tenant, idem_id",
+        &[
+            (&col(|e| &e.tenant), Type::TEXT_ARRAY),
+            (&col(|e| &e.idem_id), Type::TEXT_ARRAY),
+            (&col(|e| &e.key_id), Type::TEXT_ARRAY),
+            (&col(|e| e.meter.as_str()), Type::TEXT_ARRAY),
+            (&all.iter().map(|e| to_i64(e.units)).collect::<Vec<i64>>(), Type::INT8_ARRAY),
+            (&all.iter().map(|e| e.ts_ms).collect::<Vec<i64>>(), Type::INT8_ARRAY),
+        ],
+    )?;
+    let new: std::collections::HashSet<(String, String)> =
+        inserted.iter().map(|r| (r.get::<_, String>(0), r.get::<_, String>(1))).collect();
+    let is_new = |e: &UsageEvent| new.contains(&(e.tenant.clone(), e.idem_id.clone()));
+
+    // The counters the new events touch: created if missing, then locked in order.
+    let keys: std::collections::BTreeSet<CounterKey> = all
+        .iter()
+        .filter(|e| is_new(e))
+        .map(|e| (e.tenant.clone(), e.meter, Period::containing(e.ts_ms).start_ms()))
+        .collect();
+    let mut counters: BTreeMap<CounterKey, i64> = BTreeMap::new();
+    if !keys.is_empty() {
+        let tenants: Vec<&str> = keys.iter().map(|k| k.0.as_str()).collect();
+        let meters: Vec<&str> = keys.iter().map(|k| k.1.as_str()).collect();
+        let periods: Vec<i64> = keys.iter().map(|k| k.2).collect();
+        let params: [(&(dyn postgres::types::ToSql + Sync), Type); 3] =
+            [(&tenants, Type::TEXT_ARRAY), (&meters, Type::TEXT_ARRAY), (&periods, Type::INT8_ARRAY)];
+        tx.execute_typed(
+            "INSERT INTO usage_counters (tenant, meter, period_ms, units)
+             SELECT t, m, p, 0 FROM UNNEST($1::text[], $2::text[], $3::int8[]) AS u(t, m, p)
+             ON CONFLICT (tenant, meter, period_ms) DO NOTHING",
+            &params,
+        )?;
+        for r in tx.query_typed(
+            "SELECT c.tenant, c.meter, c.period_ms, c.units FROM usage_counters c
+             JOIN UNNEST($1::text[], $2::text[], $3::int8[]) AS u(t, m, p)
+               ON c.tenant = u.t AND c.meter = u.m AND c.period_ms = u.p
+             ORDER BY c.tenant, c.meter, c.period_ms FOR UPDATE OF c",
+            &params,
+        )? {
+            if let Ok(m) = r.get::<_, &str>(1).parse::<Meter>() {
+                counters.insert((r.get(0), m, r.get(2)), r.get(3));
+            }
+        }
+    }
+    let before = counters.clone();
+
+    // Each call in turn, against the running counters.
+    let mut outcomes = Vec::with_capacity(jobs.len());
+    let mut accepted: Vec<&UsageEvent> = Vec::new();
+    let mut rejected: Vec<&UsageEvent> = Vec::new();
+    let mut crossed = Vec::new();
+    for job in jobs {
+        let mut running = counters.clone();
+        let mut counted = Vec::new();
+        let mut duplicates = 0;
+        let mut mine = Vec::new();
+        let mut over = None;
+        for e in lock_order(&job.events) {
+            if !is_new(e) {
+                duplicates += 1;
+                continue;
+            }
+            let period = Period::containing(e.ts_ms);
+            let slot = running.entry((e.tenant.clone(), e.meter, period.start_ms())).or_insert(0);
+            let q = job.quota(e.meter);
+            if q.is_some_and(|q| to_u64(*slot).saturating_add(e.units) > q) {
+                over = Some(RecordOutcome::QuotaExceeded {
+                    meter: e.meter,
+                    quota: q.unwrap_or(0),
+                    used: to_u64(*slot),
+                    period,
+                });
+                break;
+            }
+            let was = to_u64(*slot);
+            *slot = slot.saturating_add(to_i64(e.units));
+            for t in crossings(q, was, to_u64(*slot)) {
+                mine.push((e.tenant.clone(), e.meter, t, q.unwrap_or(0), to_u64(*slot), period, e.ts_ms));
+            }
+            counted.push(e.idem_id.clone());
+        }
+        match over {
+            Some(o) => {
+                rejected.extend(job.events.iter().filter(|e| e.units > 0 && is_new(e)));
+                outcomes.push(o);
+            }
+            None => {
+                counters = running;
+                accepted.extend(job.events.iter().filter(|e| e.units > 0 && is_new(e)));
+                crossed.extend(mine);
+                outcomes.push(RecordOutcome::Recorded { counted, duplicates });
+            }
+        }
+    }
+
+    if !rejected.is_empty() {
+        tx.execute_typed(
+            "DELETE FROM usage_events e USING UNNEST($1::text[], $2::text[]) AS u(t, i)
+             WHERE e.tenant = u.t AND e.idem_id = u.i",
+            &[
+                (&rejected.iter().map(|e| e.tenant.as_str()).collect::<Vec<_>>(), Type::TEXT_ARRAY),
+                (&rejected.iter().map(|e| e.idem_id.as_str()).collect::<Vec<_>>(), Type::TEXT_ARRAY),
+            ],
+        )?;
+    }
+    let changed: Vec<(&CounterKey, &i64)> = counters.iter().filter(|(k, v)| before.get(*k) != Some(*v)).collect();
+    if !changed.is_empty() {
+        tx.execute_typed(
+            "UPDATE usage_counters c SET units = u.n FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::int8[]) AS u(t, m, p, n)
+             WHERE c.tenant = u.t AND c.meter = u.m AND c.period_ms = u.p",
+            &[
+                (&changed.iter().map(|(k, _)| k.0.as_str()).collect::<Vec<_>>(), Type::TEXT_ARRAY),
+                (&changed.iter().map(|(k, _)| k.1.as_str()).collect::<Vec<_>>(), Type::TEXT_ARRAY),
+                (&changed.iter().map(|(k, _)| k.2).collect::<Vec<_>>(), Type::INT8_ARRAY),
+                (&changed.iter().map(|(_, v)| **v).collect::<Vec<_>>(), Type::INT8_ARRAY),
+            ],
+        )?;
+    }
+    // Every rollup row of the batch in one statement per chunk.
+    let rows: Vec<(String, &'static str, i64, String, &'static str, i64)> =
+        rollup_rows(&accepted).into_iter().map(|(t, g, b, k, m, u)| (t, g, b, k, m.as_str(), u)).collect();
+    for rows in rows.chunks(ROLLUP_CHUNK) {
+        let sql = rollup_sql(rows.len(), |i| format!("${i}"), "usage_rollups.units");
+        let mut params: Vec<(&(dyn postgres::types::ToSql + Sync), Type)> = Vec::with_capacity(rows.len() * 6);
+        for (t, g, b, k, m, u) in rows {
+            let row: [(&(dyn postgres::types::ToSql + Sync), Type); 6] =
+                [(t, Type::TEXT), (g, Type::TEXT), (b, Type::INT8), (k, Type::TEXT), (m, Type::TEXT), (u, Type::INT8)];
+            params.extend(row);
+        }
+        tx.execute_typed(&sql, &params)?;
+    }
+    for (tenant, meter, t, q, used, period, ts) in crossed {
+        let new = tx.execute(
+            "INSERT INTO usage_thresholds (tenant, meter, period_ms, threshold, ts_ms) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT DO NOTHING",
+            &[&tenant, &meter.as_str(), &period.start_ms(), &i64::from(t), &ts],
+        )?;
+        if new == 1 {
+            enqueue_tx(
+                tx,
+                Some(&tenant),
+                EventType::UsageThresholdReached,
+                &threshold_data(meter, t, q, used, period),
+                ts,
+            )?;
+        }
+    }
+    Ok(outcomes)
 }
 
 impl UsageStore for PgUsage {
@@ -284,99 +509,15 @@ impl UsageStore for PgUsage {
         events: &[UsageEvent],
         quota: &(dyn Fn(Meter) -> Option<u64> + Sync),
     ) -> StoreResult<RecordOutcome> {
-        let ordered = lock_order(events);
-        let step = self.with_tx_or_rollback(|tx| {
-            let mut counted = Vec::new();
-            let mut duplicates = 0;
-            let mut crossed = Vec::new();
-            let mut rolled = Vec::new();
-            for e in &ordered {
-                // Typed statements: one round trip each while the counter rows are locked.
-                let inserted = tx.execute_typed(
-                    "INSERT INTO usage_events (tenant, idem_id, key_id, meter, units, ts_ms) VALUES ($1, $2, $3, $4, $5, $6)
-                     ON CONFLICT (tenant, idem_id) DO NOTHING",
-                    &[
-                        (&e.tenant, Type::TEXT),
-                        (&e.idem_id, Type::TEXT),
-                        (&e.key_id, Type::TEXT),
-                        (&e.meter.as_str(), Type::TEXT),
-                        (&to_i64(e.units), Type::INT8),
-                        (&e.ts_ms, Type::INT8),
-                    ],
-                )?;
-                if inserted == 0 {
-                    duplicates += 1;
-                    continue;
-                }
-                let period = Period::containing(e.ts_ms);
-                let q = quota(e.meter);
-                let after: Option<i64> = if q.is_some_and(|q| e.units > q) {
-                    None
-                } else {
-                    tx.query_typed_opt(
-                        "INSERT INTO usage_counters (tenant, meter, period_ms, units) VALUES ($1, $2, $3, $4)
-                         ON CONFLICT (tenant, meter, period_ms) DO UPDATE SET units = usage_counters.units + excluded.units
-                         WHERE $5::BIGINT IS NULL OR usage_counters.units + excluded.units <= $5::BIGINT
-                         RETURNING units",
-                        &[
-                            (&e.tenant, Type::TEXT),
-                            (&e.meter.as_str(), Type::TEXT),
-                            (&period.start_ms(), Type::INT8),
-                            (&to_i64(e.units), Type::INT8),
-                            (&q.map(to_i64), Type::INT8),
-                        ],
-                    )?
-                    .map(|r| r.get(0))
-                };
-                let Some(after) = after else {
-                    let used: i64 = tx
-                        .query_opt(
-                            "SELECT units FROM usage_counters WHERE tenant = $1 AND meter = $2 AND period_ms = $3",
-                            &[&e.tenant, &e.meter.as_str(), &period.start_ms()],
-                        )?
-                        .map_or(0, |r| r.get(0));
-                    // Nothing of this call is kept: roll back.
-                    return Ok((Step::Exceeded(e.meter, q.unwrap_or(0), to_u64(used), period), false));
-                };
-                rolled.push(*e);
-                let after = to_u64(after);
-                for t in crossings(q, after - e.units.min(after), after) {
-                    crossed.push((e.tenant.clone(), e.meter, t, q.unwrap_or(0), after, period, e.ts_ms));
-                }
-                counted.push(e.idem_id.clone());
-            }
-            // Every rollup row of the call in one statement (one round trip, not three per
-            // event).
-            let rows: Vec<(String, &'static str, i64, String, &'static str, i64)> =
-                rollup_rows(&rolled).into_iter().map(|(t, g, b, k, m, u)| (t, g, b, k, m.as_str(), u)).collect();
-            for rows in rows.chunks(ROLLUP_CHUNK) {
-                let sql = rollup_sql(rows.len(), |i| format!("${i}"), "usage_rollups.units");
-                let mut params: Vec<(&(dyn postgres::types::ToSql + Sync), Type)> = Vec::with_capacity(rows.len() * 6);
-                for (t, g, b, k, m, u) in rows {
-                    let row: [(&(dyn postgres::types::ToSql + Sync), Type); 6] =
-                        [(t, Type::TEXT), (g, Type::TEXT), (b, Type::INT8), (k, Type::TEXT), (m, Type::TEXT), (u, Type::INT8)];
-                    params.extend(row);
-                }
-                tx.execute_typed(&sql, &params)?;
-            }
-            for (tenant, meter, t, q, used, period, ts) in crossed {
-                let new = tx.execute(
-                    "INSERT INTO usage_thresholds (tenant, meter, period_ms, threshold, ts_ms) VALUES ($1, $2, $3, $4, $5)
-                     ON CONFLICT DO NOTHING",
-                    &[&tenant, &meter.as_str(), &period.start_ms(), &i64::from(t), &ts],
-                )?;
-                if new == 1 {
-                    enqueue_tx(tx, Some(&tenant), EventType::UsageThresholdReached, &threshold_data(meter, t, q, used, period), ts)?;
-                }
-            }
-            Ok((Step::Done(counted, duplicates), true))
-        });
-        match step? {
-            Step::Done(counted, duplicates) => Ok(RecordOutcome::Recorded { counted, duplicates }),
-            Step::Exceeded(meter, quota, used, period) => {
-                Ok(RecordOutcome::QuotaExceeded { meter, quota, used, period })
-            }
-        }
+        self.writer()?.run(Reservation::new(events, quota))
+    }
+
+    fn queue_record(
+        &self,
+        events: &[UsageEvent],
+        quota: &(dyn Fn(Meter) -> Option<u64> + Sync),
+    ) -> Option<Queued<RecordOutcome>> {
+        Some(self.writer().ok()?.queue(Reservation::new(events, quota)))
     }
 
     fn unrecord(&self, tenant: &str, idem_ids: &[String]) -> StoreResult<usize> {

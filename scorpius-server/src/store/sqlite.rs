@@ -4,9 +4,10 @@
 //! WAL, a small pool of connections; writers are serialised by SQLite itself.
 
 use std::{
+    collections::HashMap,
     path::Path,
     sync::{
-        Mutex,
+        Arc, Mutex,
         atomic::{AtomicUsize, Ordering},
     },
     time::Duration,
@@ -24,7 +25,10 @@ use scorpius_core::{
     model::ScanReport,
 };
 
-use super::{AuditFilter, IdempotentResponse, KeyRecord, ScanFilter, Store, StoreError, StoreResult, level_rank};
+use super::{
+    AuditFilter, IdempotentResponse, KeyRecord, ScanFilter, ScanRow, Store, StoreError, StoreResult, level_rank,
+    writer::{Job, Queued, Writer},
+};
 
 /// Schema migrations, applied in order at start-up; the applied version is recorded.
 const MIGRATIONS: &[&str] = &[
@@ -108,12 +112,54 @@ pub fn now_ms() -> i64 {
 /// The SQLite store.
 #[derive(Debug)]
 pub struct SqliteStore {
-    pool: Vec<Mutex<Connection>>,
+    pool: Arc<Vec<Mutex<Connection>>>,
     next: AtomicUsize,
     writer: GroupCommit,
+    /// Saved scans, group-committed on the first connection.
+    scans: Writer<ScanRow, ()>,
     audit: Mutex<AuditStore>,
     public_key: String,
+    keys: Mutex<KeyCache>,
 }
+
+/// Keys found by hash, so a request needs no storage read to authenticate. Exact because
+/// one process owns a SQLite store: every revocation and rotation goes through this store,
+/// which bumps `generation` and evicts the key; a lookup that read the database before such
+/// a change (same generation check) does not cache what it read.
+#[derive(Debug, Default)]
+struct KeyCache {
+    generation: u64,
+    by_hash: HashMap<[u8; 32], KeyRecord>,
+}
+
+/// Cached keys at most (only keys that exist are cached; past this the cache starts over).
+const KEY_CACHE_MAX: usize = 10_000;
+
+impl Job for ScanRow {
+    type Output = ();
+
+    fn apply(&self, c: &Connection) -> StoreResult<()> {
+        c.prepare_cached(
+            "INSERT INTO scans (tenant, scan_id, key_id, kind, target_lc, started_ms, level_rank, summary, report) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?
+        .execute(params![
+            self.tenant,
+            self.scan_id,
+            self.key_id,
+            self.kind,
+            self.target_lc,
+            self.started_ms,
+            self.level_rank,
+            self.summary,
+            self.report
+        ])?;
+        Ok(())
+    }
+}
+
+/// Saved scans committed together at most.
+const SCAN_BATCH: usize = 64;
 
 pub(super) fn open_conn(path: &Path) -> StoreResult<Connection> {
     let conn = Connection::open(path)?;
@@ -158,6 +204,8 @@ impl SqliteStore {
         for _ in 1..4 {
             pool.push(Mutex::new(open_conn(&path)?));
         }
+        let pool = Arc::new(pool);
+        let scans = Writer::sqlite("scan-writer", Arc::clone(&pool), 0, SCAN_BATCH)?;
         let (db, key) = (dir.join("audit.sqlite"), dir.join("audit-signing.key"));
         let appender = AuditStore::open(&db, &key)?;
         let public_key = appender.verifier().encode();
@@ -166,9 +214,18 @@ impl SqliteStore {
             pool,
             next: AtomicUsize::new(0),
             writer: GroupCommit::start(appender, 256),
+            scans,
             audit: Mutex::new(reader),
             public_key,
+            keys: Mutex::default(),
         })
+    }
+
+    /// Evicts a key whose secret or status changed.
+    fn forget_key(&self, id: &str) {
+        let mut cache = lock(&self.keys);
+        cache.generation += 1;
+        cache.by_hash.retain(|_, k| k.id != id);
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Connection) -> StoreResult<T>) -> StoreResult<T> {
@@ -233,11 +290,26 @@ impl Store for SqliteStore {
     }
 
     fn key_by_hash(&self, hash: &[u8; 32]) -> StoreResult<Option<KeyRecord>> {
-        self.with(|c| {
+        let generation = lock(&self.keys).generation;
+        let found = self.with(|c| {
             Ok(c.prepare_cached(&format!("SELECT {KEY_COLS} FROM api_keys WHERE secret_hash = ?1"))?
                 .query_row([&hash[..]], key_row)
                 .optional()?)
-        })
+        })?;
+        if let Some(k) = &found {
+            let mut cache = lock(&self.keys);
+            if cache.generation == generation {
+                if cache.by_hash.len() >= KEY_CACHE_MAX {
+                    cache.by_hash.clear();
+                }
+                cache.by_hash.insert(*hash, k.clone());
+            }
+        }
+        Ok(found)
+    }
+
+    fn cached_key(&self, hash: &[u8; 32]) -> Option<KeyRecord> {
+        lock(&self.keys).by_hash.get(hash).cloned()
     }
 
     fn keys(&self, tenant: &str) -> StoreResult<Vec<KeyRecord>> {
@@ -260,52 +332,44 @@ impl Store for SqliteStore {
     }
 
     fn rotate_key(&self, tenant: &str, id: &str, secret_hash: &[u8; 32], prefix: &str) -> StoreResult<bool> {
-        self.with(|c| {
+        let changed = self.with(|c| {
             Ok(c.execute(
                 "UPDATE api_keys SET secret_hash = ?1, prefix = ?2 WHERE tenant = ?3 AND id = ?4 AND revoked_ms IS NULL",
                 params![&secret_hash[..], prefix, tenant, id],
             )? == 1)
-        })
+        })?;
+        self.forget_key(id);
+        Ok(changed)
     }
 
     fn revoke_key(&self, tenant: &str, id: &str, now_ms: i64) -> StoreResult<bool> {
-        self.with(|c| {
+        let changed = self.with(|c| {
             Ok(c.execute(
                 "UPDATE api_keys SET revoked_ms = ?1 WHERE tenant = ?2 AND id = ?3 AND revoked_ms IS NULL",
                 params![now_ms, tenant, id],
             )? == 1)
-        })
+        })?;
+        self.forget_key(id);
+        Ok(changed)
     }
 
     fn touch_key(&self, id: &str, now_ms: i64) -> StoreResult<()> {
         self.with(|c| {
             c.prepare_cached("UPDATE api_keys SET last_used_ms = ?1 WHERE id = ?2")?.execute(params![now_ms, id])?;
             Ok(())
-        })
+        })?;
+        for k in lock(&self.keys).by_hash.values_mut().filter(|k| k.id == id) {
+            k.last_used_ms = Some(now_ms);
+        }
+        Ok(())
     }
 
     fn insert_scan(&self, tenant: &str, key_id: &str, report: &ScanReport) -> StoreResult<()> {
-        let summary = serde_json::to_string(&ScanSummary::of(report, key_id)).map_err(corrupt)?;
-        let json = serde_json::to_string(report).map_err(corrupt)?;
-        let started_ms = i64::try_from(report.started_at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
-        self.with(|c| {
-            c.prepare_cached(
-                "INSERT INTO scans (tenant, scan_id, key_id, kind, target_lc, started_ms, level_rank, summary, report) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )?
-            .execute(params![
-                tenant,
-                report.scan_id.to_string(),
-                key_id,
-                report.kind.as_str(),
-                report.target.to_lowercase(),
-                started_ms,
-                level_rank(report.risk.level),
-                summary,
-                json
-            ])?;
-            Ok(())
-        })
+        self.scans.run(ScanRow::of(tenant, key_id, report)?)
+    }
+
+    fn queue_scan(&self, tenant: &str, key_id: &str, report: &ScanReport) -> StoreResult<Option<Queued<()>>> {
+        Ok(Some(self.scans.queue(ScanRow::of(tenant, key_id, report)?)))
     }
 
     fn scan(&self, tenant: &str, scan_id: &str) -> StoreResult<Option<ScanReport>> {
@@ -381,6 +445,19 @@ impl Store for SqliteStore {
 
     fn audit_append(&self, events: Vec<Event>) -> StoreResult<Vec<u64>> {
         events.into_iter().map(|e| self.writer.append(e).map_err(Into::into)).collect()
+    }
+
+    fn queue_audit(&self, event: Event) -> Result<Queued<u64>, Box<Event>> {
+        let (ack, rx) = tokio::sync::oneshot::channel();
+        let queued = self.writer.append_then(
+            event,
+            Box::new(move |r| {
+                let _ = ack.send(r.map_err(|e| StoreError::Audit(scorpius_core::audit::log::AuditError::Writer(e))));
+            }),
+        );
+        // On failure `ack` was dropped with the job: the receiver reports a stopped writer.
+        drop(queued);
+        Ok(rx)
     }
 
     fn audit_entries(&self, f: &AuditFilter) -> StoreResult<Vec<Entry>> {

@@ -4,14 +4,12 @@
 //! writer thread commits those that queued up together, each in a savepoint.
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, HashMap},
     path::Path,
     sync::{
         Arc, Mutex,
         atomic::{AtomicUsize, Ordering},
-        mpsc,
     },
-    thread::JoinHandle,
 };
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -26,10 +24,11 @@ use scorpius_core::{
 use super::{
     StoreError, StoreResult,
     usage::{
-        AttemptResult, Claimed, EndpointRecord, RecordOutcome, UsageEvent, UsageRows, UsageStore, buckets, crossings,
-        events_parse, events_text, gran_code, lock_order, message_body, new_id, rollup_rows, rollup_sql,
+        AttemptResult, Claimed, EndpointRecord, RecordOutcome, Reservation, UsageEvent, UsageRows, UsageStore, buckets,
+        crossings, events_parse, events_text, gran_code, lock_order, message_body, new_id, rollup_rows, rollup_sql,
         threshold_data,
     },
+    writer::{Job, Queued, Writer},
 };
 
 /// Rollup rows per statement (6 parameters each, far below SQLite's limit).
@@ -121,29 +120,110 @@ CREATE INDEX webhook_attempts_delivery ON webhook_attempts (delivery_id, seq);
 pub struct SqliteUsage {
     pool: Arc<Vec<Mutex<Connection>>>,
     next: AtomicUsize,
-    /// Reservations for the group-commit writer (see [`SqliteUsage::open`]).
-    jobs: Option<mpsc::SyncSender<Job>>,
-    writer_thread: Option<JoinHandle<()>>,
+    /// Reservations, group-committed (see [`SqliteUsage::open`]).
+    writer: Writer<Booked, RecordOutcome>,
+    headroom: Arc<Mutex<Headroom>>,
 }
 
-/// One call of [`UsageStore::record`] handed to the group-commit writer.
-struct Job {
-    events: Vec<UsageEvent>,
-    quotas: Vec<(Meter, Option<u64>)>,
-    done: mpsc::SyncSender<StoreResult<RecordOutcome>>,
+/// A counter: (tenant, meter, start of the month).
+type CounterKey = (String, Meter, i64);
+
+/// Upper bounds of the monthly counters of metered calls with a quota, kept in memory so a
+/// call that clearly fits can run while its reservation commits
+/// ([`UsageStore::reserve_ahead`]). Exact enough because one process owns a SQLite store:
+/// every change of a counter goes through this store. A bound is the database's counter
+/// plus the units admitted ahead and not yet written. It is loaded from the database by the
+/// writer after the first reservation of its counter, raised before a call reserved ahead is
+/// queued, and lowered only by what the database gives back (duplicates, refunds); failures
+/// leave it high, which only sends more calls down the waiting path. A call that waits is
+/// checked against the bound as well as the database, so it cannot take units admitted
+/// ahead of it; hence a call admitted ahead is never refused by the database.
+#[derive(Debug, Default)]
+struct Headroom {
+    used: HashMap<CounterKey, u64>,
+}
+
+/// The events of a reservation whose meter has a quota, with their counters.
+fn limited(r: &Reservation) -> impl Iterator<Item = (CounterKey, &UsageEvent, u64)> {
+    r.events.iter().filter(|e| e.units > 0).filter_map(|e| {
+        let q = r.quota(e.meter)?;
+        Some(((e.tenant.clone(), e.meter, Period::containing(e.ts_ms).start_ms()), e, q))
+    })
+}
+
+/// A reservation as the SQLite writer applies it.
+struct Booked {
+    r: Reservation,
+    headroom: Arc<Mutex<Headroom>>,
+    /// Admitted against the headroom before it was queued (its units are already in it).
+    ahead: bool,
+}
+
+impl Job for Booked {
+    type Output = RecordOutcome;
+
+    fn apply(&self, conn: &Connection) -> StoreResult<RecordOutcome> {
+        let out = record_in(conn, &self.r.events, &|m| self.r.quota(m))?;
+        let mut h = lock(&self.headroom);
+        let counted: &[String] = match &out {
+            RecordOutcome::Recorded { counted, .. } => counted,
+            RecordOutcome::QuotaExceeded { .. } => &[],
+        };
+        if !self.ahead {
+            // The database had room, but units admitted ahead and not yet written take
+            // precedence (they were admitted first): check against the bound too. A refusal
+            // here rolls this call back to its savepoint like the database's own.
+            let mut need: BTreeMap<CounterKey, (u64, u64)> = BTreeMap::new();
+            for (key, e, q) in limited(&self.r).filter(|(_, e, _)| counted.contains(&e.idem_id)) {
+                let slot = need.entry(key).or_insert((0, q));
+                slot.0 = slot.0.saturating_add(e.units);
+            }
+            for (key, (units, q)) in &need {
+                if let Some(used) = h.used.get(key)
+                    && used.saturating_add(*units) > *q
+                {
+                    return Ok(RecordOutcome::QuotaExceeded {
+                        meter: key.1,
+                        quota: *q,
+                        used: *used,
+                        period: Period::containing(key.2),
+                    });
+                }
+            }
+        }
+        for (key, e, _) in limited(&self.r) {
+            let was_counted = counted.contains(&e.idem_id);
+            match h.used.get_mut(&key) {
+                // Reserved ahead but not counted (a duplicate): give it back.
+                Some(v) if self.ahead && !was_counted => *v = v.saturating_sub(e.units),
+                Some(v) if !self.ahead && was_counted => *v = v.saturating_add(e.units),
+                Some(_) => {}
+                None => {
+                    // First sight of this counter: the database's value, with this call.
+                    let units: Option<i64> = conn
+                        .prepare_cached(
+                            "SELECT units FROM usage_counters WHERE tenant = ?1 AND meter = ?2 AND period_ms = ?3",
+                        )?
+                        .query_row(params![key.0, key.1.as_str(), key.2], |r| r.get(0))
+                        .optional()?;
+                    // Counters of months before the previous one are no longer reserved against.
+                    let oldest = Period::containing(key.2).start_ms() - 32 * 86_400_000;
+                    h.used.retain(|k, _| k.2 >= oldest);
+                    h.used.insert(key, to_u64(units.unwrap_or(0)));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// A call over its quota records nothing.
+    fn keep(out: &RecordOutcome) -> bool {
+        matches!(out, RecordOutcome::Recorded { .. })
+    }
 }
 
 /// Reservations committed together at most.
 const MAX_BATCH: usize = 64;
-
-impl Drop for SqliteUsage {
-    fn drop(&mut self) {
-        self.jobs.take();
-        if let Some(t) = self.writer_thread.take() {
-            let _ = t.join();
-        }
-    }
-}
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -176,27 +256,12 @@ impl SqliteUsage {
         // Group commit: one thread takes the reservations that queued up while it was busy
         // and commits them in one transaction, each in a savepoint of its own (a call over
         // its quota is rolled back alone). One commit per batch instead of one per request.
-        let (jobs, rx) = mpsc::sync_channel::<Job>(MAX_BATCH * 4);
-        let shared = Arc::clone(&pool);
-        let writer_thread = std::thread::Builder::new()
-            .name("metering-writer".into())
-            .spawn(move || {
-                while let Ok(first) = rx.recv() {
-                    let mut batch = vec![first];
-                    while batch.len() < MAX_BATCH {
-                        match rx.try_recv() {
-                            Ok(j) => batch.push(j),
-                            Err(_) => break,
-                        }
-                    }
-                    let results = record_batch(&mut lock(&shared[0]), &batch);
-                    for (job, r) in batch.into_iter().zip(results) {
-                        let _ = job.done.send(r);
-                    }
-                }
-            })
-            .map_err(|e| StoreError::Db(format!("starting the metering writer: {e}")))?;
-        Ok(SqliteUsage { pool, next: AtomicUsize::new(0), jobs: Some(jobs), writer_thread: Some(writer_thread) })
+        let writer = Writer::sqlite("metering-writer", Arc::clone(&pool), 0, MAX_BATCH)?;
+        Ok(SqliteUsage { pool, next: AtomicUsize::new(0), writer, headroom: Arc::default() })
+    }
+
+    fn booked(&self, r: Reservation, ahead: bool) -> Booked {
+        Booked { r, headroom: Arc::clone(&self.headroom), ahead }
     }
 
     /// A reading connection (round robin over all but the writer's).
@@ -374,42 +439,47 @@ fn record_in(
     Ok(RecordOutcome::Recorded { counted, duplicates })
 }
 
-/// Commits a batch of reservations in one transaction, each in a savepoint: one result per
-/// job (all errors when the commit itself fails).
-fn record_batch(conn: &mut Connection, jobs: &[Job]) -> Vec<StoreResult<RecordOutcome>> {
-    let run = |conn: &mut Connection| -> StoreResult<Vec<StoreResult<RecordOutcome>>> {
-        let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut out = Vec::with_capacity(jobs.len());
-        for job in jobs {
-            let sp = tx.savepoint()?;
-            let quota = |m: Meter| job.quotas.iter().find(|(q, _)| *q == m).and_then(|(_, q)| *q);
-            let r = record_in(&sp, &job.events, &quota);
-            if matches!(r, Ok(RecordOutcome::Recorded { .. })) {
-                sp.commit()?;
-            } // otherwise dropped: rolled back to the savepoint
-            out.push(r);
-        }
-        tx.commit()?;
-        Ok(out)
-    };
-    match run(conn) {
-        Ok(out) => out,
-        Err(e) => jobs.iter().map(|_| Err(StoreError::Db(format!("metering batch: {e}")))).collect(),
-    }
-}
-
 impl UsageStore for SqliteUsage {
     fn record(
         &self,
         events: &[UsageEvent],
         quota: &(dyn Fn(Meter) -> Option<u64> + Sync),
     ) -> StoreResult<RecordOutcome> {
-        let gone = || StoreError::Db("the metering writer stopped".into());
-        let quotas = Meter::ALL.into_iter().map(|m| (m, quota(m))).collect();
-        let (done, answer) = mpsc::sync_channel(1);
-        let job = Job { events: events.to_vec(), quotas, done };
-        self.jobs.as_ref().ok_or_else(gone)?.send(job).map_err(|_| gone())?;
-        answer.recv().map_err(|_| gone())?
+        self.writer.run(self.booked(Reservation::new(events, quota), false))
+    }
+
+    fn queue_record(
+        &self,
+        events: &[UsageEvent],
+        quota: &(dyn Fn(Meter) -> Option<u64> + Sync),
+    ) -> Option<Queued<RecordOutcome>> {
+        Some(self.writer.queue(self.booked(Reservation::new(events, quota), false)))
+    }
+
+    fn reserve_ahead(
+        &self,
+        events: &[UsageEvent],
+        quota: &(dyn Fn(Meter) -> Option<u64> + Sync),
+    ) -> Option<Queued<RecordOutcome>> {
+        let r = Reservation::new(events, quota);
+        {
+            let mut h = lock(&self.headroom);
+            let mut need: BTreeMap<CounterKey, (u64, u64)> = BTreeMap::new();
+            for (key, e, q) in limited(&r) {
+                let slot = need.entry(key).or_insert((0, q));
+                slot.0 = slot.0.saturating_add(e.units);
+            }
+            let fits = need.iter().all(|(k, (units, q))| h.used.get(k).is_some_and(|v| v.saturating_add(*units) <= *q));
+            if !fits {
+                return None;
+            }
+            for (k, (units, _)) in need {
+                if let Some(v) = h.used.get_mut(&k) {
+                    *v = v.saturating_add(units);
+                }
+            }
+        }
+        Some(self.writer.queue(self.booked(r, true)))
     }
 
     fn unrecord(&self, tenant: &str, idem_ids: &[String]) -> StoreResult<usize> {
@@ -443,6 +513,12 @@ impl UsageStore for SqliteUsage {
             }
         }
         tx.commit()?;
+        let mut h = lock(&self.headroom);
+        for (meter, _, units, ts) in &removed {
+            if let Some(v) = h.used.get_mut(&(tenant.to_owned(), *meter, Period::containing(*ts).start_ms())) {
+                *v = v.saturating_sub(to_u64(*units));
+            }
+        }
         Ok(removed.len())
     }
 
@@ -781,8 +857,9 @@ mod tests {
     use super::*;
 
     /// Group commit keeps the quota exact: 8 threads race 400 reservations against a quota
-    /// of 100; exactly 100 are counted, every other one is refused, and a refused call in a
-    /// batch takes nothing of the others with it.
+    /// of 100, half of them reserving ahead where the headroom allows; exactly 100 are
+    /// counted, every other one is refused, and a refused call in a batch takes nothing of
+    /// the others with it.
     #[test]
     fn batched_reservations_never_exceed_the_quota() {
         let dir = tempfile::tempdir().unwrap();
@@ -813,7 +890,17 @@ mod tests {
                             },
                         ];
                         let quota = |m: Meter| (m == Meter::ScanTransaction).then_some(100);
-                        match store.record(&events, &quota).unwrap() {
+                        // Odd threads first try to reserve ahead, as the middleware does.
+                        let ahead = if t % 2 == 1 { store.reserve_ahead(&events, &quota) } else { None };
+                        let outcome = match ahead {
+                            Some(q) => {
+                                let out = q.blocking_recv().unwrap().unwrap();
+                                assert!(matches!(out, RecordOutcome::Recorded { .. }), "admitted ahead: {out:?}");
+                                out
+                            }
+                            None => store.record(&events, &quota).unwrap(),
+                        };
+                        match outcome {
                             RecordOutcome::Recorded { counted, .. } => {
                                 assert_eq!(counted.len(), 2);
                                 ok += 1;
@@ -836,5 +923,45 @@ mod tests {
         // A refused call is rolled back whole: its api.requests event is not kept either.
         assert_eq!(totals.get(&Meter::ApiRequests), Some(&100));
         assert_eq!(store.event_count("acme").unwrap(), 200);
+    }
+
+    fn call(id: &str, meter: Meter, ts_ms: i64) -> Vec<UsageEvent> {
+        vec![UsageEvent { tenant: "acme".into(), key_id: "key_1".into(), meter, units: 1, ts_ms, idem_id: id.into() }]
+    }
+
+    /// The in-memory headroom: unknown until a counter's first reservation committed, then
+    /// admits calls ahead up to the quota and no further; duplicates and refunds give units
+    /// back.
+    #[test]
+    fn reservations_ahead_stop_at_the_quota() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteUsage::open(dir.path()).unwrap();
+        let now = crate::store::sqlite::now_ms();
+        let quota = |m: Meter| (m == Meter::ScanWallet).then_some(3);
+        let ahead = |id: &str| {
+            store.reserve_ahead(&call(id, Meter::ScanWallet, now), &quota).map(|q| q.blocking_recv().unwrap().unwrap())
+        };
+        assert!(ahead("a").is_none(), "the counter is not known yet");
+        assert!(matches!(
+            store.record(&call("a", Meter::ScanWallet, now), &quota).unwrap(),
+            RecordOutcome::Recorded { .. }
+        ));
+        assert!(matches!(ahead("b"), Some(RecordOutcome::Recorded { .. })));
+        // A duplicate admitted ahead is not counted and gives its unit back.
+        assert!(matches!(ahead("b"), Some(RecordOutcome::Recorded { duplicates: 1, .. })));
+        assert!(matches!(ahead("c"), Some(RecordOutcome::Recorded { .. })));
+        assert!(ahead("d").is_none(), "3 of 3 used: the exact path decides");
+        assert!(matches!(
+            store.record(&call("d", Meter::ScanWallet, now), &quota).unwrap(),
+            RecordOutcome::QuotaExceeded { used: 3, .. }
+        ));
+        // A refund frees a unit for the next call ahead.
+        assert_eq!(store.unrecord("acme", &["c".to_owned()]).unwrap(), 1);
+        assert!(matches!(ahead("e"), Some(RecordOutcome::Recorded { .. })));
+        assert!(ahead("f").is_none());
+        let totals = store.month_totals("acme", Period::containing(now)).unwrap();
+        assert_eq!(totals.get(&Meter::ScanWallet), Some(&3));
+        // Meters without a quota are not tracked: such calls never need the headroom.
+        assert!(store.reserve_ahead(&call("g", Meter::ScanTransaction, now), &quota).is_some());
     }
 }

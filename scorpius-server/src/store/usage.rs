@@ -47,6 +47,27 @@ pub struct UsageEvent {
     pub idem_id: String,
 }
 
+/// One call of [`UsageStore::record`] as the group-commit writers take it: the events and
+/// the tenant's quota of every meter.
+#[derive(Debug, Clone)]
+pub struct Reservation {
+    /// The call's events.
+    pub events: Vec<UsageEvent>,
+    quotas: Vec<(Meter, Option<u64>)>,
+}
+
+impl Reservation {
+    /// Captures the quotas the call is checked against.
+    pub fn new(events: &[UsageEvent], quota: &(dyn Fn(Meter) -> Option<u64> + Sync)) -> Self {
+        Reservation { events: events.to_vec(), quotas: Meter::ALL.into_iter().map(|m| (m, quota(m))).collect() }
+    }
+
+    /// The monthly quota of a meter (`None`: unlimited).
+    pub fn quota(&self, meter: Meter) -> Option<u64> {
+        self.quotas.iter().find(|(q, _)| *q == meter).and_then(|(_, q)| *q)
+    }
+}
+
 /// What [`UsageStore::record`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecordOutcome {
@@ -170,6 +191,26 @@ pub trait UsageStore: Send + Sync + 'static {
         events: &[UsageEvent],
         quota: &(dyn Fn(Meter) -> Option<u64> + Sync),
     ) -> StoreResult<RecordOutcome>;
+    /// [`UsageStore::record`] queued to a writer thread without blocking the caller, when
+    /// this backend group-commits reservations (`None`: call `record` on the blocking pool).
+    fn queue_record(
+        &self,
+        _events: &[UsageEvent],
+        _quota: &(dyn Fn(Meter) -> Option<u64> + Sync),
+    ) -> Option<super::writer::Queued<RecordOutcome>> {
+        None
+    }
+    /// Queues a reservation that this backend can tell at once fits the quotas, so the call
+    /// may run while it commits (await the channel before answering): its outcome is then
+    /// always `Recorded`. `None` when that is not known (no such bookkeeping, or the call is
+    /// near a quota): call [`UsageStore::record`] or [`UsageStore::queue_record`] and wait.
+    fn reserve_ahead(
+        &self,
+        _events: &[UsageEvent],
+        _quota: &(dyn Fn(Meter) -> Option<u64> + Sync),
+    ) -> Option<super::writer::Queued<RecordOutcome>> {
+        None
+    }
     /// Takes back events (a call that failed after reserving): deletes them and decrements
     /// the rollups and counters. Returns how many were removed.
     fn unrecord(&self, tenant: &str, idem_ids: &[String]) -> StoreResult<usize>;
