@@ -123,6 +123,7 @@ pub struct SqliteUsage {
     /// Reservations, group-committed (see [`SqliteUsage::open`]).
     writer: Writer<Booked, RecordOutcome>,
     headroom: Arc<Mutex<Headroom>>,
+    _checkpoints: super::sqlite::Checkpointer,
 }
 
 /// A counter: (tenant, meter, start of the month).
@@ -257,7 +258,13 @@ impl SqliteUsage {
         // and commits them in one transaction, each in a savepoint of its own (a call over
         // its quota is rolled back alone). One commit per batch instead of one per request.
         let writer = Writer::sqlite("metering-writer", Arc::clone(&pool), 0, MAX_BATCH)?;
-        Ok(SqliteUsage { pool, next: AtomicUsize::new(0), writer, headroom: Arc::default() })
+        Ok(SqliteUsage {
+            pool,
+            next: AtomicUsize::new(0),
+            writer,
+            headroom: Arc::default(),
+            _checkpoints: super::sqlite::Checkpointer::start(&path)?,
+        })
     }
 
     fn booked(&self, r: Reservation, ahead: bool) -> Booked {
