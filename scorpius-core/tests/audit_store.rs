@@ -301,3 +301,34 @@ fn group_commit_acknowledges_every_event_once_committed() {
     assert!(v.is_ok() && v.entries == 200, "{:?}", v.problems);
     let _ = NoteVerifier::parse(&store.verifier().encode()).unwrap();
 }
+
+/// One entry checked on its own, as a tenant's partial view is (the SDK's `verify_audit`):
+/// every stored entry passes, and each kind of edit to an exported copy is named.
+#[test]
+fn an_entry_alone_is_checked_against_its_hash_and_details() {
+    use scorpius_core::audit::verify::entry_problem;
+    let l = log(6);
+    let entries = open(&l).entries(&Filter::default()).unwrap();
+    assert_eq!(entries.len(), 6);
+    let mut buf = Vec::new();
+    for e in &entries {
+        assert_eq!(entry_problem(e, &mut buf), None, "entry {}", e.seq);
+    }
+    let kind = |e: &scorpius_core::audit::Entry| entry_problem(e, &mut Vec::new()).map(|p| (p.seq, p.kind));
+    let mut moved = entries[2].clone();
+    moved.resource = "innocent".into();
+    assert_eq!(kind(&moved), Some((Some(2), ProblemKind::Modified)));
+    let mut details = entries[3].clone();
+    details.details = Some(r#"{"i":99}"#.into());
+    assert_eq!(kind(&details), Some((Some(3), ProblemKind::DetailsModified)));
+    let mut salt = entries[3].clone();
+    salt.salt = None;
+    assert_eq!(kind(&salt), Some((Some(3), ProblemKind::Malformed)));
+    let mut hash = entries[4].clone();
+    hash.hash = "zz".into();
+    assert_eq!(kind(&hash), Some((Some(4), ProblemKind::Malformed)));
+    // A redacted entry (no details, no salt) still verifies.
+    let mut redacted = entries[5].clone();
+    (redacted.details, redacted.salt) = (None, None);
+    assert_eq!(kind(&redacted), None);
+}

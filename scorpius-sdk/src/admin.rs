@@ -14,12 +14,7 @@ use scorpius_core::{
         intel::{IntelAnswer, IntelDataset, IntelImport, IntelQuery},
         keys::{CreateKeyRequest, CreatedKey, KeyInfo, KeyList},
     },
-    audit::{
-        Entry,
-        checkpoint::NoteVerifier,
-        event::{LeafFields, details_hash, parse_hash},
-        merkle,
-    },
+    audit::{Entry, checkpoint::NoteVerifier, event::parse_hash, merkle},
 };
 
 use crate::{
@@ -194,8 +189,8 @@ impl Client {
         };
         let mut buf = Vec::with_capacity(256);
         for e in &export.entries {
-            if let Some(msg) = entry_problem(e, &mut buf) {
-                v.problems.push(AuditProblem { seq: Some(e.seq), message: msg });
+            if let Some(p) = scorpius_core::audit::verify::entry_problem(e, &mut buf) {
+                v.problems.push(AuditProblem { seq: Some(e.seq), message: p.message });
                 continue;
             }
             let proof = self.audit_proof(e.seq, Some(v.tree_size)).await?;
@@ -294,33 +289,6 @@ impl Client {
     pub async fn openapi(&self) -> Result<serde_json::Value> {
         self.json(&Req::get("openapi.json")).await
     }
-}
-
-/// Recomputes an exported entry's hash; `Some(problem)` when it does not match.
-fn entry_problem(e: &Entry, buf: &mut Vec<u8>) -> Option<String> {
-    let (Some(dh), Some(prev), Some(hash)) =
-        (parse_hash(&e.details_hash), parse_hash(&e.prev_hash), parse_hash(&e.hash))
-    else {
-        return Some(format!("entry {} has a malformed hash", e.seq));
-    };
-    if let (Some(details), Some(salt)) = (&e.details, &e.salt) {
-        match parse_hash(salt) {
-            Some(salt) if details_hash(&salt, details) == dh => {}
-            Some(_) => return Some(format!("the details of entry {} no longer match their committed hash", e.seq)),
-            None => return Some(format!("entry {} has a malformed salt", e.seq)),
-        }
-    }
-    let fields = LeafFields {
-        seq: e.seq,
-        timestamp_ms: e.timestamp_ms,
-        actor: &e.actor,
-        action: &e.action,
-        resource: &e.resource,
-        outcome: e.outcome.code(),
-        details_hash: &dh,
-        prev_hash: &prev,
-    };
-    (fields.hash(buf) != hash).then(|| format!("entry {} was modified: its content no longer matches its hash", e.seq))
 }
 
 /// The outcome of [`Client::verify_audit`].

@@ -106,6 +106,76 @@ pub struct RawEntry<'a> {
     pub hash: Hash,
 }
 
+/// An exported entry as stored (`None` when one of its hashes is not 32 bytes of hex).
+fn raw_of(e: &Entry) -> Option<RawEntry<'_>> {
+    Some(RawEntry {
+        seq: e.seq,
+        timestamp_ms: e.timestamp_ms,
+        actor: &e.actor,
+        action: &e.action,
+        resource: &e.resource,
+        outcome: e.outcome.code(),
+        details: e.details.as_deref(),
+        salt: e.salt.as_deref().map(parse_hash),
+        details_hash: parse_hash(&e.details_hash)?,
+        prev_hash: parse_hash(&e.prev_hash)?,
+        hash: parse_hash(&e.hash)?,
+    })
+}
+
+/// The leaf fields an entry's hash covers.
+fn leaf_of<'a>(e: &'a RawEntry<'a>) -> LeafFields<'a> {
+    LeafFields {
+        seq: e.seq,
+        timestamp_ms: e.timestamp_ms,
+        actor: e.actor,
+        action: e.action,
+        resource: e.resource,
+        outcome: e.outcome,
+        details_hash: &e.details_hash,
+        prev_hash: &e.prev_hash,
+    }
+}
+
+/// Details that no longer match their committed hash, or a malformed salt.
+fn details_problem(e: &RawEntry<'_>) -> Option<(ProblemKind, String)> {
+    let seq = e.seq;
+    match (e.details, e.salt) {
+        (Some(d), Some(Some(salt))) if details_hash(&salt, d) == e.details_hash => None,
+        (Some(_), Some(Some(_))) => Some((
+            ProblemKind::DetailsModified,
+            format!("the details of entry {seq} were modified: they no longer match their committed hash"),
+        )),
+        (Some(_), Some(None)) => Some((ProblemKind::Malformed, format!("entry {seq} has a malformed salt"))),
+        (None, None) => None,
+        _ => {
+            Some((ProblemKind::Malformed, format!("entry {seq} has details without a salt or a salt without details")))
+        }
+    }
+}
+
+/// The first problem an exported entry shows on its own: a malformed hash, details that no
+/// longer match their committed hash, or fields that no longer match its hash. For readers
+/// who see only some entries (a tenant's view), where the chain cannot be followed;
+/// [`EntryChecker`] adds the order and the links.
+pub fn entry_problem(e: &Entry, buf: &mut Vec<u8>) -> Option<Problem> {
+    let seq = e.seq;
+    let problem = |kind, message| Some(Problem { seq: Some(seq), kind, message });
+    let Some(raw) = raw_of(e) else {
+        return problem(ProblemKind::Malformed, format!("entry {seq} has a malformed hash"));
+    };
+    if let Some((kind, message)) = details_problem(&raw) {
+        return problem(kind, message);
+    }
+    if leaf_of(&raw).hash(buf) != raw.hash {
+        return problem(
+            ProblemKind::Modified,
+            format!("entry {seq} was modified: its fields no longer match its hash"),
+        );
+    }
+    None
+}
+
 /// Streams entries in order and checks each one and its link to the previous one.
 #[derive(Debug)]
 pub struct EntryChecker {
@@ -157,9 +227,7 @@ impl EntryChecker {
 
     /// Checks the next entry (as exported: hashes in hex).
     pub fn push(&mut self, e: &Entry) {
-        let (Some(details_hash), Some(prev_hash), Some(hash)) =
-            (parse_hash(&e.details_hash), parse_hash(&e.prev_hash), parse_hash(&e.hash))
-        else {
+        let Some(raw) = raw_of(e) else {
             if !self.sequence(e.seq) {
                 return;
             }
@@ -170,19 +238,7 @@ impl EntryChecker {
             self.record_roots();
             return;
         };
-        self.push_raw(&RawEntry {
-            seq: e.seq,
-            timestamp_ms: e.timestamp_ms,
-            actor: &e.actor,
-            action: &e.action,
-            resource: &e.resource,
-            outcome: e.outcome.code(),
-            details: e.details.as_deref(),
-            salt: e.salt.as_deref().map(parse_hash),
-            details_hash,
-            prev_hash,
-            hash,
-        });
+        self.push_raw(&raw);
     }
 
     /// Sequence-number checks; `false` when the entry must be skipped.
@@ -210,34 +266,11 @@ impl EntryChecker {
             return;
         }
         let seq = e.seq;
-        let (dh, prev, stored) = (e.details_hash, e.prev_hash, e.hash);
-        match (e.details, e.salt) {
-            (Some(d), Some(s)) => match s {
-                Some(salt) if details_hash(&salt, d) == dh => {}
-                Some(_) => self.problem(
-                    seq,
-                    ProblemKind::DetailsModified,
-                    format!("the details of entry {seq} were modified: they no longer match their committed hash"),
-                ),
-                None => self.problem(seq, ProblemKind::Malformed, format!("entry {seq} has a malformed salt")),
-            },
-            (None, None) => {}
-            _ => self.problem(
-                seq,
-                ProblemKind::Malformed,
-                format!("entry {seq} has details without a salt or a salt without details"),
-            ),
+        let (prev, stored) = (e.prev_hash, e.hash);
+        if let Some((kind, message)) = details_problem(e) {
+            self.problem(seq, kind, message);
         }
-        let fields = LeafFields {
-            seq,
-            timestamp_ms: e.timestamp_ms,
-            actor: e.actor,
-            action: e.action,
-            resource: e.resource,
-            outcome: e.outcome,
-            details_hash: &dh,
-            prev_hash: &prev,
-        };
+        let fields = leaf_of(e);
         let computed = fields.hash(&mut self.buf);
         let mut own_bad = false;
         if computed != stored {
