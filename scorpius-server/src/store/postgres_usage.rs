@@ -200,21 +200,13 @@ impl PgUsage {
         lock(&pool[i])
     }
 
+    /// Runs `f` in a transaction and commits; retried on deadlocks and serialisation failures.
     fn with_tx<T>(&self, mut f: impl FnMut(&mut Transaction<'_>) -> Result<T, postgres::Error>) -> StoreResult<T> {
-        self.with_tx_or_rollback(|tx| f(tx).map(|v| (v, true)))
-    }
-
-    /// Runs `f` in a transaction, committed when it returns `(_, true)` and rolled back on
-    /// `(_, false)`; retried on deadlocks and serialisation failures.
-    fn with_tx_or_rollback<T>(
-        &self,
-        mut f: impl FnMut(&mut Transaction<'_>) -> Result<(T, bool), postgres::Error>,
-    ) -> StoreResult<T> {
         let mut conn = self.conn();
         let mut tries = 0;
         loop {
             let mut tx = conn.transaction()?;
-            let result = f(&mut tx).and_then(|(v, commit)| if commit { tx.commit().map(|()| v) } else { Ok(v) });
+            let result = f(&mut tx).and_then(|v| tx.commit().map(|()| v));
             match result {
                 Ok(v) => return Ok(v),
                 Err(e) if retryable(&e) && tries < 5 => tries += 1,
