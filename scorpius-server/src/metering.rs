@@ -271,7 +271,8 @@ pub async fn around(state: &AppState, who: &Principal, route: &str, req: Request
             return e.into_response();
         }
         let now = m.now_ms();
-        let request = uuid::Uuid::new_v4().simple().to_string();
+        // Time-ordered, so the events' primary key grows at its right edge.
+        let request = scorpius_core::model::time_ordered_id(time::OffsetDateTime::now_utc()).simple().to_string();
         // A scan retried under the same Idempotency-Key is one scan: one event.
         let idem = req.headers().get("idempotency-key").and_then(|v| v.to_str().ok()).map(|k| {
             let mut h = Sha256::new();
