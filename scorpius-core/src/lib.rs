@@ -16,6 +16,8 @@ pub mod evm;
 pub mod intel;
 pub mod metering;
 pub mod model;
+#[cfg(feature = "postgres")]
+pub mod pg;
 pub mod policy;
 pub mod report;
 #[cfg(feature = "rpc")]

@@ -8,6 +8,8 @@ use std::cell::RefCell;
 
 use postgres::{Client, NoTls, Transaction};
 
+use crate::pg::Statements;
+
 use super::{
     checkpoint::{Checkpoint, NoteSigner, NoteVerifier},
     event::{Entry, Event, Outcome},
@@ -92,68 +94,148 @@ fn hash32(v: &[u8]) -> Result<Hash, AuditError> {
     v.try_into().map_err(|_| AuditError::Corrupt("a stored hash is not 32 bytes".into()))
 }
 
-/// [`LogWriter`] on a PostgreSQL transaction holding the append lock.
-struct PgWriter<'a, 'b>(&'a mut Transaction<'b>);
+/// An entry waiting in [`PgWriter`] for its batch's insert.
+struct EntryRow {
+    seq: i64,
+    ts_ms: i64,
+    actor: String,
+    action: String,
+    resource: String,
+    outcome: i16,
+    details: String,
+    salt: Hash,
+    details_hash: Hash,
+    prev_hash: Hash,
+    hash: Hash,
+}
+
+/// [`LogWriter`] on a PostgreSQL transaction holding the append lock. Entries and nodes are
+/// buffered and inserted with one statement each ([`PgWriter::flush`]) before anything is
+/// read and before the checkpoint, so a batch of appends costs a handful of statements
+/// rather than two per entry; every statement is prepared once per connection.
+struct PgWriter<'a, 'b> {
+    tx: &'a mut Transaction<'b>,
+    stmts: &'a mut Statements,
+    entries: Vec<EntryRow>,
+    nodes: Vec<(i32, i64, Hash)>,
+}
+
+impl<'a, 'b> PgWriter<'a, 'b> {
+    fn new(tx: &'a mut Transaction<'b>, stmts: &'a mut Statements) -> Self {
+        PgWriter { tx, stmts, entries: Vec::new(), nodes: Vec::new() }
+    }
+
+    fn query_opt(
+        &mut self,
+        sql: &str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Result<Option<postgres::Row>, AuditError> {
+        self.flush()?;
+        let stmt = self.stmts.get(self.tx, sql)?;
+        Ok(self.tx.query_opt(&stmt, params)?)
+    }
+
+    /// Inserts the buffered entries and nodes.
+    fn flush(&mut self) -> Result<(), AuditError> {
+        if !self.entries.is_empty() {
+            let e = std::mem::take(&mut self.entries);
+            let stmt = self.stmts.get(
+                self.tx,
+                "INSERT INTO audit_entries (seq, ts_ms, actor, action, resource, outcome, details, salt, details_hash, prev_hash, hash) \
+                 SELECT * FROM UNNEST($1::int8[], $2::int8[], $3::text[], $4::text[], $5::text[], $6::int2[], $7::text[], \
+                 $8::bytea[], $9::bytea[], $10::bytea[], $11::bytea[])",
+            )?;
+            let bytes = |f: fn(&EntryRow) -> &Hash| e.iter().map(|r| &f(r)[..]).collect::<Vec<&[u8]>>();
+            let text = |f: fn(&EntryRow) -> &str| e.iter().map(f).collect::<Vec<&str>>();
+            self.tx.execute(
+                &stmt,
+                &[
+                    &e.iter().map(|r| r.seq).collect::<Vec<i64>>(),
+                    &e.iter().map(|r| r.ts_ms).collect::<Vec<i64>>(),
+                    &text(|r| &r.actor),
+                    &text(|r| &r.action),
+                    &text(|r| &r.resource),
+                    &e.iter().map(|r| r.outcome).collect::<Vec<i16>>(),
+                    &text(|r| &r.details),
+                    &bytes(|r| &r.salt),
+                    &bytes(|r| &r.details_hash),
+                    &bytes(|r| &r.prev_hash),
+                    &bytes(|r| &r.hash),
+                ],
+            )?;
+        }
+        if !self.nodes.is_empty() {
+            let n = std::mem::take(&mut self.nodes);
+            let stmt = self.stmts.get(
+                self.tx,
+                "INSERT INTO audit_nodes (level, idx, hash) SELECT * FROM UNNEST($1::int4[], $2::int8[], $3::bytea[])",
+            )?;
+            self.tx.execute(
+                &stmt,
+                &[
+                    &n.iter().map(|r| r.0).collect::<Vec<i32>>(),
+                    &n.iter().map(|r| r.1).collect::<Vec<i64>>(),
+                    &n.iter().map(|r| &r.2[..]).collect::<Vec<&[u8]>>(),
+                ],
+            )?;
+        }
+        Ok(())
+    }
+}
 
 impl LogWriter for PgWriter<'_, '_> {
     fn size(&mut self) -> Result<u64, AuditError> {
-        let n: i64 = self.0.query_one("SELECT COALESCE(MAX(seq) + 1, 0) FROM audit_entries", &[])?.get(0);
+        let n: i64 =
+            self.query_opt("SELECT COALESCE(MAX(seq) + 1, 0) FROM audit_entries", &[])?.map_or(0, |r| r.get(0));
         Ok(to_u64(n))
     }
 
     fn perfect(&mut self, level: u32, index: u64) -> Result<Hash, AuditError> {
         let row = if level == 0 {
-            self.0.query_opt("SELECT hash FROM audit_entries WHERE seq = $1", &[&to_i64(index)])?
+            self.query_opt("SELECT hash FROM audit_entries WHERE seq = $1", &[&to_i64(index)])?
         } else {
             let level = i32::try_from(level).unwrap_or(i32::MAX);
-            self.0.query_opt("SELECT hash FROM audit_nodes WHERE level = $1 AND idx = $2", &[&level, &to_i64(index)])?
+            self.query_opt("SELECT hash FROM audit_nodes WHERE level = $1 AND idx = $2", &[&level, &to_i64(index)])?
         };
         let row = row.ok_or_else(|| AuditError::Corrupt(format!("Merkle node ({level}, {index}) is missing")))?;
         hash32(row.get::<_, &[u8]>(0))
     }
 
     fn insert_entry(&mut self, e: &NewEntry<'_>) -> Result<(), AuditError> {
-        self.0.execute(
-            "INSERT INTO audit_entries (seq, ts_ms, actor, action, resource, outcome, details, salt, details_hash, prev_hash, hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            &[
-                &to_i64(e.seq),
-                &e.event.timestamp_ms,
-                &e.event.actor,
-                &e.event.action,
-                &e.event.resource,
-                &i16::from(e.event.outcome.code()),
-                &e.details,
-                &&e.salt[..],
-                &&e.details_hash[..],
-                &&e.prev_hash[..],
-                &&e.hash[..],
-            ],
-        )?;
+        self.entries.push(EntryRow {
+            seq: to_i64(e.seq),
+            ts_ms: e.event.timestamp_ms,
+            actor: e.event.actor.clone(),
+            action: e.event.action.clone(),
+            resource: e.event.resource.clone(),
+            outcome: i16::from(e.event.outcome.code()),
+            details: e.details.to_owned(),
+            salt: *e.salt,
+            details_hash: *e.details_hash,
+            prev_hash: *e.prev_hash,
+            hash: *e.hash,
+        });
         Ok(())
     }
 
     fn insert_node(&mut self, level: u32, index: u64, hash: &Hash) -> Result<(), AuditError> {
-        let level = i32::try_from(level).unwrap_or(i32::MAX);
-        self.0.execute(
-            "INSERT INTO audit_nodes (level, idx, hash) VALUES ($1, $2, $3)",
-            &[&level, &to_i64(index), &&hash[..]],
-        )?;
+        self.nodes.push((i32::try_from(level).unwrap_or(i32::MAX), to_i64(index), *hash));
         Ok(())
     }
 
     fn checkpoint_note(&mut self, size: u64) -> Result<Option<String>, AuditError> {
         Ok(self
-            .0
             .query_opt("SELECT note FROM audit_checkpoints WHERE tree_size = $1", &[&to_i64(size)])?
             .map(|r| r.get(0)))
     }
 
     fn insert_checkpoint(&mut self, size: u64, created_ms: i64, key_id: &str, note: &str) -> Result<(), AuditError> {
-        self.0.execute(
+        self.flush()?;
+        let stmt = self.stmts.get(
+            self.tx,
             "INSERT INTO audit_checkpoints (tree_size, created_ms, key_id, note) VALUES ($1, $2, $3, $4)",
-            &[&to_i64(size), &created_ms, &key_id, &note],
         )?;
+        self.tx.execute(&stmt, &[&to_i64(size), &created_ms, &key_id, &note])?;
         Ok(())
     }
 }
@@ -162,6 +244,8 @@ impl LogWriter for PgWriter<'_, '_> {
 /// with the same key.
 pub struct PgAuditStore {
     client: Client,
+    /// `client`'s prepared statements.
+    stmts: Statements,
     signer: NoteSigner,
     origin: String,
     frontier: Option<(Frontier, Hash)>,
@@ -204,7 +288,13 @@ impl PgAuditStore {
             }
         }
         tx.commit()?;
-        Ok(PgAuditStore { client, origin: signer.name().to_owned(), signer, frontier: None })
+        Ok(PgAuditStore {
+            client,
+            stmts: Statements::default(),
+            origin: signer.name().to_owned(),
+            signer,
+            frontier: None,
+        })
     }
 
     /// The log's origin.
@@ -230,8 +320,9 @@ impl PgAuditStore {
         let (origin, signer) = (self.origin.clone(), &self.signer);
         let mut cache = self.frontier.take();
         let mut tx = self.client.transaction()?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&APPEND_LOCK])?;
-        let seqs = log::append(&mut PgWriter(&mut tx), &origin, signer, &mut cache, events)?;
+        let lock = self.stmts.get(&mut tx, "SELECT pg_advisory_xact_lock($1)")?;
+        tx.execute(&lock, &[&APPEND_LOCK])?;
+        let seqs = log::append(&mut PgWriter::new(&mut tx, &mut self.stmts), &origin, signer, &mut cache, events)?;
         tx.commit()?;
         self.frontier = cache;
         Ok(seqs)
@@ -252,7 +343,13 @@ impl PgAuditStore {
             &[&to_i64(seq)],
         )?;
         let event = log::redaction_event(seq, actor, reason, changed == 0);
-        let recorded = log::append(&mut PgWriter(&mut tx), &origin, signer, &mut cache, std::slice::from_ref(&event))?;
+        let recorded = log::append(
+            &mut PgWriter::new(&mut tx, &mut self.stmts),
+            &origin,
+            signer,
+            &mut cache,
+            std::slice::from_ref(&event),
+        )?;
         tx.commit()?;
         self.frontier = cache;
         Ok(recorded[0])
@@ -298,7 +395,7 @@ impl PgAuditStore {
         let (origin, signer) = (self.origin.clone(), &self.signer);
         let mut tx = self.client.transaction()?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&APPEND_LOCK])?;
-        let mut w = PgWriter(&mut tx);
+        let mut w = PgWriter::new(&mut tx, &mut self.stmts);
         let size = w.size()?;
         if let Some(note) = w.checkpoint_note(size)? {
             let created_ms: i64 =
@@ -318,7 +415,7 @@ impl PgAuditStore {
     pub fn inclusion_proof(&mut self, seq: u64, size: Option<u64>) -> Result<InclusionProof, AuditError> {
         let (origin, signer) = (self.origin.clone(), &self.signer);
         let mut tx = self.client.transaction()?;
-        let p = log::inclusion_proof(&mut PgWriter(&mut tx), &origin, signer, seq, size)?;
+        let p = log::inclusion_proof(&mut PgWriter::new(&mut tx, &mut self.stmts), &origin, signer, seq, size)?;
         tx.commit()?;
         Ok(p)
     }
@@ -326,7 +423,7 @@ impl PgAuditStore {
     /// The consistency proof between sizes `old` and `new` (default: all).
     pub fn consistency_proof(&mut self, old: u64, new: Option<u64>) -> Result<ConsistencyProof, AuditError> {
         let mut tx = self.client.transaction()?;
-        let p = log::consistency_proof(&mut PgWriter(&mut tx), old, new)?;
+        let p = log::consistency_proof(&mut PgWriter::new(&mut tx, &mut self.stmts), old, new)?;
         tx.commit()?;
         Ok(p)
     }

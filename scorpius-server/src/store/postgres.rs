@@ -22,6 +22,7 @@ use scorpius_core::{
         verify::Verification,
     },
     model::ScanReport,
+    pg::Session,
 };
 
 use super::{
@@ -94,12 +95,12 @@ const POOL: usize = 4;
 /// The blocking clients: dropped on a thread of their own (closing a `postgres::Client`
 /// blocks, which must not happen on an async worker).
 struct Conns {
-    pool: Vec<Mutex<Client>>,
+    pool: Vec<Mutex<Session>>,
     /// Sessions with `synchronous_commit = off`, for state whose last fraction of a second
     /// may be lost in a database crash: rate-limit steps and keys' last use. Their commits
     /// are visible to every replica at once; they only skip waiting for the WAL flush (one
     /// fsync per request fewer).
-    relaxed: Vec<Mutex<Client>>,
+    relaxed: Vec<Mutex<Session>>,
     audit: Mutex<PgAuditStore>,
 }
 
@@ -107,23 +108,24 @@ struct Conns {
 const RELAXED: usize = 4;
 
 /// Inserts saved scans in one statement (one transaction, one commit for the batch).
-fn insert_scans(c: &mut Client, rows: &[ScanRow]) -> Result<u64, postgres::Error> {
+fn insert_scans(c: &mut Session, rows: &[ScanRow]) -> Result<u64, postgres::Error> {
     let text = |f: fn(&ScanRow) -> &str| rows.iter().map(f).collect::<Vec<&str>>();
     let int = |f: fn(&ScanRow) -> i64| rows.iter().map(f).collect::<Vec<i64>>();
-    c.execute_typed(
+    c.execute_prepared(
         "INSERT INTO scans (tenant, scan_id, key_id, kind, target_lc, started_ms, level_rank, summary, report) \
          SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int8[], $7::int8[], \
          $8::text[], $9::text[])",
+        &[],
         &[
-            (&text(|r| &r.tenant), Type::TEXT_ARRAY),
-            (&text(|r| &r.scan_id), Type::TEXT_ARRAY),
-            (&text(|r| &r.key_id), Type::TEXT_ARRAY),
-            (&text(|r| r.kind), Type::TEXT_ARRAY),
-            (&text(|r| &r.target_lc), Type::TEXT_ARRAY),
-            (&int(|r| r.started_ms), Type::INT8_ARRAY),
-            (&int(|r| r.level_rank), Type::INT8_ARRAY),
-            (&text(|r| &r.summary), Type::TEXT_ARRAY),
-            (&text(|r| &r.report), Type::TEXT_ARRAY),
+            &text(|r| &r.tenant),
+            &text(|r| &r.scan_id),
+            &text(|r| &r.key_id),
+            &text(|r| r.kind),
+            &text(|r| &r.target_lc),
+            &int(|r| r.started_ms),
+            &int(|r| r.level_rank),
+            &text(|r| &r.summary),
+            &text(|r| &r.report),
         ],
     )
 }
@@ -195,6 +197,19 @@ fn key_row(r: &postgres::Row) -> KeyRecord {
 }
 
 const KEY_COLS: &str = "id, tenant, role, name, prefix, secret_hash, created_ms, expires_ms, last_used_ms, revoked_ms";
+
+/// A key by secret hash and, for a live key, the shared GCRA step of `rate_step`.
+static KEY_AND_RATE_STEP: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "WITH k AS (SELECT {KEY_COLS} FROM api_keys WHERE secret_hash = $1), \
+         s AS (INSERT INTO rate_limits AS r (key_id, tat_ms) \
+           SELECT id, $2::FLOAT8 + $3::FLOAT8 FROM k \
+           WHERE revoked_ms IS NULL AND (expires_ms IS NULL OR expires_ms > $5::BIGINT) \
+           ON CONFLICT (key_id) DO UPDATE SET tat_ms = GREATEST(r.tat_ms, $2::FLOAT8) + $3::FLOAT8 \
+           WHERE GREATEST(r.tat_ms, $2::FLOAT8) - $2::FLOAT8 <= $4::FLOAT8 RETURNING tat_ms) \
+         SELECT {KEY_COLS}, (SELECT tat_ms FROM s) FROM k"
+    )
+});
 const ENTRY_COLS: &str = "seq, ts_ms, actor, action, resource, outcome, details, salt, details_hash, prev_hash, hash";
 
 fn entry_row(r: &postgres::Row) -> Entry {
@@ -227,15 +242,15 @@ impl PgStore {
     pub fn open(url: &str, key_file: &Path) -> StoreResult<Self> {
         let mut first = Client::connect(url, NoTls)?;
         migrate(&mut first, MIGRATION_LOCK, "schema_migrations", MIGRATIONS)?;
-        let mut pool = vec![Mutex::new(first)];
+        let mut pool = vec![Mutex::new(Session::new(first))];
         for _ in 1..POOL {
-            pool.push(Mutex::new(Client::connect(url, NoTls)?));
+            pool.push(Mutex::new(Session::new(Client::connect(url, NoTls)?)));
         }
         let mut relaxed = Vec::with_capacity(RELAXED);
         for _ in 0..RELAXED {
             let mut c = Client::connect(url, NoTls)?;
             c.batch_execute("SET synchronous_commit TO off")?;
-            relaxed.push(Mutex::new(c));
+            relaxed.push(Mutex::new(Session::new(c)));
         }
         let key = |path: &Path| {
             load_or_create_key(path, || {
@@ -254,7 +269,7 @@ impl PgStore {
                 events.iter().map(|_| Err(StoreError::Audit(AuditError::Writer(msg.clone())))).collect()
             }
         })?;
-        let mut scan_client = Client::connect(url, NoTls)?;
+        let mut scan_client = Session::new(Client::connect(url, NoTls)?);
         let scans = Writer::start("scan-writer", 256, move |rows: &[ScanRow]| {
             let r = insert_scans(&mut scan_client, rows);
             rows.iter().map(|_| r.as_ref().map(|_| ()).map_err(|e| StoreError::Db(e.to_string()))).collect()
@@ -273,14 +288,14 @@ impl PgStore {
         self.conns.as_ref().unwrap_or_else(|| unreachable!("PgStore used after drop"))
     }
 
-    fn with<T>(&self, f: impl FnOnce(&mut Client) -> StoreResult<T>) -> StoreResult<T> {
+    fn with<T>(&self, f: impl FnOnce(&mut Session) -> StoreResult<T>) -> StoreResult<T> {
         let pool = &self.conns().pool;
         let i = self.next.fetch_add(1, Ordering::Relaxed) % pool.len();
         f(&mut lock(&pool[i]))
     }
 
     /// Like [`PgStore::with`] on a `synchronous_commit = off` session (see [`Conns::relaxed`]).
-    fn with_relaxed<T>(&self, f: impl FnOnce(&mut Client) -> StoreResult<T>) -> StoreResult<T> {
+    fn with_relaxed<T>(&self, f: impl FnOnce(&mut Session) -> StoreResult<T>) -> StoreResult<T> {
         let pool = &self.conns().relaxed;
         let i = self.next.fetch_add(1, Ordering::Relaxed) % pool.len();
         f(&mut lock(&pool[i]))
@@ -294,7 +309,9 @@ impl Store for PgStore {
 
     fn ping(&self) -> StoreResult<()> {
         self.with(|c| {
-            let v: i64 = c.query_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[])?.get(0);
+            let v: i64 = c
+                .query_opt_prepared("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[], &[])?
+                .map_or(0, |r| r.get(0));
             if v < to_i64(MIGRATIONS.len() as u64) {
                 return Err(StoreError::Db(format!("schema at version {v}, migrations not applied")));
             }
@@ -387,7 +404,7 @@ impl Store for PgStore {
 
     fn touch_key(&self, id: &str, now_ms: i64) -> StoreResult<()> {
         self.with_relaxed(|c| {
-            c.execute("UPDATE api_keys SET last_used_ms = $1 WHERE id = $2", &[&now_ms, &id])?;
+            c.execute_prepared("UPDATE api_keys SET last_used_ms = $1 WHERE id = $2", &[], &[&now_ms, &id])?;
             Ok(())
         })
     }
@@ -573,23 +590,10 @@ impl Store for PgStore {
         let now_int = now_ms as i64;
         let found = self.with_relaxed(|c| {
             // The GCRA step of `rate_step`, applied only to a live key, in the same statement.
-            Ok(c.query_typed_opt(
-                &format!(
-                    "WITH k AS (SELECT {KEY_COLS} FROM api_keys WHERE secret_hash = $1), \
-                     s AS (INSERT INTO rate_limits AS r (key_id, tat_ms) \
-                       SELECT id, $2::FLOAT8 + $3::FLOAT8 FROM k \
-                       WHERE revoked_ms IS NULL AND (expires_ms IS NULL OR expires_ms > $5::BIGINT) \
-                       ON CONFLICT (key_id) DO UPDATE SET tat_ms = GREATEST(r.tat_ms, $2::FLOAT8) + $3::FLOAT8 \
-                       WHERE GREATEST(r.tat_ms, $2::FLOAT8) - $2::FLOAT8 <= $4::FLOAT8 RETURNING tat_ms) \
-                     SELECT {KEY_COLS}, (SELECT tat_ms FROM s) FROM k"
-                ),
-                &[
-                    (&&hash[..], Type::BYTEA),
-                    (&now_ms, Type::FLOAT8),
-                    (&interval_ms, Type::FLOAT8),
-                    (&tau_ms, Type::FLOAT8),
-                    (&now_int, Type::INT8),
-                ],
+            Ok(c.query_opt_prepared(
+                &KEY_AND_RATE_STEP,
+                &[Type::BYTEA, Type::FLOAT8, Type::FLOAT8, Type::FLOAT8, Type::INT8],
+                &[&&hash[..], &now_ms, &interval_ms, &tau_ms, &now_int],
             )?
             .map(|r| (key_row(&r), r.get::<_, Option<f64>>(10))))
         })?;
@@ -601,7 +605,7 @@ impl Store for PgStore {
             // Refused: the stored time, for the headers.
             (true, None) => {
                 let tat: f64 = self.with_relaxed(|c| {
-                    Ok(c.query_opt("SELECT tat_ms FROM rate_limits WHERE key_id = $1", &[&key.id])?
+                    Ok(c.query_opt_prepared("SELECT tat_ms FROM rate_limits WHERE key_id = $1", &[], &[&key.id])?
                         .map_or(now_ms, |r| r.get(0)))
                 })?;
                 Some(RateState { allowed: false, tat_ms: tat })
@@ -614,17 +618,18 @@ impl Store for PgStore {
         self.with_relaxed(|c| {
             // One atomic GCRA step: the row lock of ON CONFLICT serialises replicas; the WHERE
             // leaves the stored time alone when the request is refused.
-            let stepped = c.query_typed_opt(
+            let stepped = c.query_opt_prepared(
                 "INSERT INTO rate_limits AS r (key_id, tat_ms) VALUES ($1, $2::FLOAT8 + $3::FLOAT8) \
                  ON CONFLICT (key_id) DO UPDATE SET tat_ms = GREATEST(r.tat_ms, $2::FLOAT8) + $3::FLOAT8 \
                  WHERE GREATEST(r.tat_ms, $2::FLOAT8) - $2::FLOAT8 <= $4::FLOAT8 RETURNING tat_ms",
-                &[(&key, Type::TEXT), (&now_ms, Type::FLOAT8), (&interval_ms, Type::FLOAT8), (&tau_ms, Type::FLOAT8)],
+                &[Type::TEXT, Type::FLOAT8, Type::FLOAT8, Type::FLOAT8],
+                &[&key, &now_ms, &interval_ms, &tau_ms],
             )?;
             Ok(Some(match stepped {
                 Some(row) => RateState { allowed: true, tat_ms: row.get(0) },
                 None => {
                     let tat: f64 = c
-                        .query_opt("SELECT tat_ms FROM rate_limits WHERE key_id = $1", &[&key])?
+                        .query_opt_prepared("SELECT tat_ms FROM rate_limits WHERE key_id = $1", &[], &[&key])?
                         .map_or(now_ms, |r| r.get(0));
                     RateState { allowed: false, tat_ms: tat }
                 }

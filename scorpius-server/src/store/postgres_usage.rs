@@ -18,20 +18,17 @@ use scorpius_core::{
         webhooks::{Delivery, DeliveryAttempt, DeliveryState, EventType, UpdateWebhookRequest},
     },
     metering::{Meter, Period, rfc3339},
+    pg::{Session, Statements},
 };
 
 use super::{
     StoreError, StoreResult,
     usage::{
         AttemptResult, Claimed, EndpointRecord, RecordOutcome, Reservation, UsageEvent, UsageRows, UsageStore, buckets,
-        crossings, events_parse, events_text, gran_code, lock_order, message_body, new_id, rollup_rows, rollup_sql,
-        threshold_data,
+        crossings, events_parse, events_text, gran_code, lock_order, message_body, new_id, rollup_rows, threshold_data,
     },
     writer::{Queued, Writer},
 };
-
-/// Rollup rows per statement (6 parameters each, far below PostgreSQL's 65,535).
-const ROLLUP_CHUNK: usize = 500;
 
 /// Advisory lock key of these migrations (distinct from the main store's and the audit log's).
 const MIGRATION_LOCK: i64 = 0x5c0_3e7e;
@@ -177,9 +174,9 @@ impl PgUsage {
                 pool.push(Client::connect(&url, NoTls)?);
             }
             super::postgres::migrate(&mut pool[0], MIGRATION_LOCK, "metering_migrations", MIGRATIONS)?;
-            let mut client = Client::connect(&url, NoTls)?;
+            let mut session = Session::new(Client::connect(&url, NoTls)?);
             let writer =
-                Writer::start("metering-writer", RESERVE_BATCH, move |jobs| reserve_with_retry(&mut client, jobs))?;
+                Writer::start("metering-writer", RESERVE_BATCH, move |jobs| reserve_with_retry(&mut session, jobs))?;
             Ok(PgUsage {
                 pool: Some(pool.into_iter().map(Mutex::new).collect()),
                 next: AtomicUsize::new(0),
@@ -283,7 +280,8 @@ const RESERVE_BATCH: usize = 128;
 
 /// Commits a batch of reservations (see [`reserve_batch`]), retrying deadlocks and
 /// serialisation failures; one outcome per reservation.
-fn reserve_with_retry(client: &mut Client, jobs: &[Reservation]) -> Vec<StoreResult<RecordOutcome>> {
+fn reserve_with_retry(session: &mut Session, jobs: &[Reservation]) -> Vec<StoreResult<RecordOutcome>> {
+    let Session { client, stmts } = session;
     // A batch holds each (tenant, idempotency id) once: a repeat waits for a later round,
     // so it sees the first one's outcome as a sequence of single calls would.
     let mut rounds: Vec<Vec<usize>> = Vec::new();
@@ -304,7 +302,7 @@ fn reserve_with_retry(client: &mut Client, jobs: &[Reservation]) -> Vec<StoreRes
         let mut tries = 0;
         let result = loop {
             let r = client.transaction().and_then(|mut tx| {
-                let v = reserve_batch(&mut tx, &batch)?;
+                let v = reserve_batch(&mut tx, stmts, &batch)?;
                 tx.commit().map(|()| v)
             });
             match r {
@@ -336,22 +334,30 @@ type CounterKey = (String, Meter, i64);
 /// a quota keeps nothing: its new events are deleted again), then the counters, rollups and
 /// threshold crossings of the accepted calls are written together. The counter rows stay
 /// locked for one batch, not once per request.
-fn reserve_batch(tx: &mut Transaction<'_>, jobs: &[&Reservation]) -> Result<Vec<RecordOutcome>, postgres::Error> {
+fn reserve_batch(
+    tx: &mut Transaction<'_>,
+    stmts: &mut Statements,
+    jobs: &[&Reservation],
+) -> Result<Vec<RecordOutcome>, postgres::Error> {
     // Events, in (tenant, idempotency id) order so concurrent batches lock them alike.
     let mut all: Vec<&UsageEvent> = jobs.iter().flat_map(|j| j.events.iter()).filter(|e| e.units > 0).collect();
     all.sort_by(|a, b| (&a.tenant, &a.idem_id).cmp(&(&b.tenant, &b.idem_id)));
     let col = |f: fn(&UsageEvent) -> &str| all.iter().map(|e| f(e)).collect::<Vec<&str>>();
-    let inserted = tx.query_typed(
+    let st = stmts.get(
+        tx,
         "INSERT INTO usage_events (tenant, idem_id, key_id, meter, units, ts_ms)
          SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::int8[])
          ON CONFLICT (tenant, idem_id) DO NOTHING RETURNING tenant, idem_id",
+    )?;
+    let inserted = tx.query(
+        &st,
         &[
-            (&col(|e| &e.tenant), Type::TEXT_ARRAY),
-            (&col(|e| &e.idem_id), Type::TEXT_ARRAY),
-            (&col(|e| &e.key_id), Type::TEXT_ARRAY),
-            (&col(|e| e.meter.as_str()), Type::TEXT_ARRAY),
-            (&all.iter().map(|e| to_i64(e.units)).collect::<Vec<i64>>(), Type::INT8_ARRAY),
-            (&all.iter().map(|e| e.ts_ms).collect::<Vec<i64>>(), Type::INT8_ARRAY),
+            &col(|e| &e.tenant),
+            &col(|e| &e.idem_id),
+            &col(|e| &e.key_id),
+            &col(|e| e.meter.as_str()),
+            &all.iter().map(|e| to_i64(e.units)).collect::<Vec<i64>>(),
+            &all.iter().map(|e| e.ts_ms).collect::<Vec<i64>>(),
         ],
     )?;
     let new: std::collections::HashSet<(String, String)> =
@@ -369,21 +375,22 @@ fn reserve_batch(tx: &mut Transaction<'_>, jobs: &[&Reservation]) -> Result<Vec<
         let tenants: Vec<&str> = keys.iter().map(|k| k.0.as_str()).collect();
         let meters: Vec<&str> = keys.iter().map(|k| k.1.as_str()).collect();
         let periods: Vec<i64> = keys.iter().map(|k| k.2).collect();
-        let params: [(&(dyn postgres::types::ToSql + Sync), Type); 3] =
-            [(&tenants, Type::TEXT_ARRAY), (&meters, Type::TEXT_ARRAY), (&periods, Type::INT8_ARRAY)];
-        tx.execute_typed(
+        let params: [&(dyn postgres::types::ToSql + Sync); 3] = [&tenants, &meters, &periods];
+        let st = stmts.get(
+            tx,
             "INSERT INTO usage_counters (tenant, meter, period_ms, units)
              SELECT t, m, p, 0 FROM UNNEST($1::text[], $2::text[], $3::int8[]) AS u(t, m, p)
              ON CONFLICT (tenant, meter, period_ms) DO NOTHING",
-            &params,
         )?;
-        for r in tx.query_typed(
+        tx.execute(&st, &params)?;
+        let st = stmts.get(
+            tx,
             "SELECT c.tenant, c.meter, c.period_ms, c.units FROM usage_counters c
              JOIN UNNEST($1::text[], $2::text[], $3::int8[]) AS u(t, m, p)
                ON c.tenant = u.t AND c.meter = u.m AND c.period_ms = u.p
              ORDER BY c.tenant, c.meter, c.period_ms FOR UPDATE OF c",
-            &params,
-        )? {
+        )?;
+        for r in tx.query(&st, &params)? {
             if let Ok(m) = r.get::<_, &str>(1).parse::<Meter>() {
                 counters.insert((r.get(0), m, r.get(2)), r.get(3));
             }
@@ -452,29 +459,42 @@ fn reserve_batch(tx: &mut Transaction<'_>, jobs: &[&Reservation]) -> Result<Vec<
     }
     let changed: Vec<(&CounterKey, &i64)> = counters.iter().filter(|(k, v)| before.get(*k) != Some(*v)).collect();
     if !changed.is_empty() {
-        tx.execute_typed(
+        let st = stmts.get(
+            tx,
             "UPDATE usage_counters c SET units = u.n FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::int8[]) AS u(t, m, p, n)
              WHERE c.tenant = u.t AND c.meter = u.m AND c.period_ms = u.p",
+        )?;
+        tx.execute(
+            &st,
             &[
-                (&changed.iter().map(|(k, _)| k.0.as_str()).collect::<Vec<_>>(), Type::TEXT_ARRAY),
-                (&changed.iter().map(|(k, _)| k.1.as_str()).collect::<Vec<_>>(), Type::TEXT_ARRAY),
-                (&changed.iter().map(|(k, _)| k.2).collect::<Vec<_>>(), Type::INT8_ARRAY),
-                (&changed.iter().map(|(_, v)| **v).collect::<Vec<_>>(), Type::INT8_ARRAY),
+                &changed.iter().map(|(k, _)| k.0.as_str()).collect::<Vec<_>>(),
+                &changed.iter().map(|(k, _)| k.1.as_str()).collect::<Vec<_>>(),
+                &changed.iter().map(|(k, _)| k.2).collect::<Vec<_>>(),
+                &changed.iter().map(|(_, v)| **v).collect::<Vec<_>>(),
             ],
         )?;
     }
-    // Every rollup row of the batch in one statement per chunk.
-    let rows: Vec<(String, &'static str, i64, String, &'static str, i64)> =
-        rollup_rows(&accepted).into_iter().map(|(t, g, b, k, m, u)| (t, g, b, k, m.as_str(), u)).collect();
-    for rows in rows.chunks(ROLLUP_CHUNK) {
-        let sql = rollup_sql(rows.len(), |i| format!("${i}"), "usage_rollups.units");
-        let mut params: Vec<(&(dyn postgres::types::ToSql + Sync), Type)> = Vec::with_capacity(rows.len() * 6);
-        for (t, g, b, k, m, u) in rows {
-            let row: [(&(dyn postgres::types::ToSql + Sync), Type); 6] =
-                [(t, Type::TEXT), (g, Type::TEXT), (b, Type::INT8), (k, Type::TEXT), (m, Type::TEXT), (u, Type::INT8)];
-            params.extend(row);
-        }
-        tx.execute_typed(&sql, &params)?;
+    // Every rollup row of the batch in one statement (`rollup_rows` sums duplicates, so no
+    // row is hit twice).
+    let rows = rollup_rows(&accepted);
+    if !rows.is_empty() {
+        let st = stmts.get(
+            tx,
+            "INSERT INTO usage_rollups (tenant, gran, bucket_ms, key_id, meter, units)
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::text[], $5::text[], $6::int8[])
+             ON CONFLICT (tenant, gran, bucket_ms, key_id, meter) DO UPDATE SET units = usage_rollups.units + excluded.units",
+        )?;
+        tx.execute(
+            &st,
+            &[
+                &rows.iter().map(|r| r.0.as_str()).collect::<Vec<_>>(),
+                &rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+                &rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+                &rows.iter().map(|r| r.3.as_str()).collect::<Vec<_>>(),
+                &rows.iter().map(|r| r.4.as_str()).collect::<Vec<_>>(),
+                &rows.iter().map(|r| r.5).collect::<Vec<_>>(),
+            ],
+        )?;
     }
     for (tenant, meter, t, q, used, period, ts) in crossed {
         let new = tx.execute(
