@@ -174,7 +174,13 @@ impl PgUsage {
                 pool.push(Client::connect(&url, NoTls)?);
             }
             super::postgres::migrate(&mut pool[0], MIGRATION_LOCK, "metering_migrations", MIGRATIONS)?;
-            let mut session = Session::new(Client::connect(&url, NoTls)?);
+            // Reservations commit without waiting for the WAL flush: every metered request
+            // then appends to the audit log with a synchronous commit before it is answered,
+            // and PostgreSQL's WAL is flushed in order, so an answered request's reservation
+            // is durable. One fsync wait fewer on the request's path (see metering.rs).
+            let mut client = Client::connect(&url, NoTls)?;
+            client.batch_execute("SET synchronous_commit TO off")?;
+            let mut session = Session::new(client);
             let writer =
                 Writer::start("metering-writer", RESERVE_BATCH, move |jobs| reserve_with_retry(&mut session, jobs))?;
             Ok(PgUsage {
