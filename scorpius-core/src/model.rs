@@ -404,7 +404,9 @@ impl JsonSchema for Subject {
 pub struct ScanReport {
     /// Version of this format ([`SCHEMA_VERSION`]).
     pub schema_version: u32,
-    /// Unique id of this scan: a UUID v7 ([`time_ordered_id`]), so ids sort by creation time.
+    /// Unique id of this scan: a random UUID v4 from [`ScanReport::new`] (so a few leading
+    /// characters tell the scans of a local history apart); the server replaces it with a
+    /// time-ordered UUID v7 ([`time_ordered_id`]) for its storage indexes.
     #[schemars(with = "String")]
     pub scan_id: Uuid,
     /// What kind of thing was scanned.
@@ -467,7 +469,7 @@ impl ScanReport {
         sort_findings(&mut findings);
         ScanReport {
             schema_version: SCHEMA_VERSION,
-            scan_id: time_ordered_id(started_at),
+            scan_id: Uuid::new_v4(),
             kind,
             target,
             chain: chain.into(),
@@ -508,6 +510,8 @@ pub fn sort_findings(findings: &mut [Finding]) {
 /// A UUID v7 (RFC 9562): the Unix time in milliseconds, then 74 random bits. Ids made one after
 /// another sort in time order, so a storage index over them grows at its right edge instead of
 /// dirtying a random page per insert (as UUID v4 keys do), and they still cannot be guessed.
+/// Their leading characters are the time, so ids made within a minute share a short prefix:
+/// the CLI's local history, which accepts id prefixes, keeps UUID v4.
 pub fn time_ordered_id(at: OffsetDateTime) -> Uuid {
     let ms = u64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
     let mut random = [0u8; 10];

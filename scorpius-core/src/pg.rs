@@ -21,7 +21,8 @@ impl Statements {
         self.typed(c, sql, &[])
     }
 
-    /// `sql` prepared on `c`'s connection (once), with the first parameters' types given.
+    /// `sql` prepared on `c`'s connection (once), with the first parameters' types given. The
+    /// cache is keyed by the SQL text alone: a statement keeps the types of its first preparation.
     pub fn typed(
         &mut self,
         c: &mut impl GenericClient,

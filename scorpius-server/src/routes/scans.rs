@@ -59,6 +59,10 @@ async fn run(
             .await
             .map_err(|e| ApiError::internal(format!("scan task failed: {e}")))??,
     };
+    // Saved scans are indexed by id: a time-ordered id (UUID v7) keeps that index growing at
+    // its right edge instead of touching a random page per insert.
+    let mut report = report;
+    report.scan_id = scorpius_core::model::time_ordered_id(report.started_at);
     let report = std::sync::Arc::new(report);
     match state.store.queue_scan(&who.tenant, &who.key_id, &report)? {
         Some(queued) => settled(queued).await?,

@@ -36,6 +36,11 @@ async fn every_scan_kind_runs_and_is_saved() {
         assert_eq!(again.json(), report, "the stored report is the one returned");
         ids.push(id);
     }
+    // Saved scans get time-ordered ids (UUID v7), one after another in time order.
+    let parsed: Vec<uuid::Uuid> = ids.iter().map(|id| id.parse().unwrap()).collect();
+    assert!(parsed.iter().all(|u| u.get_version() == Some(uuid::Version::SortRand)), "{ids:?}");
+    let stamps: Vec<_> = parsed.iter().map(|u| u.get_timestamp().unwrap().to_unix()).collect();
+    assert!(stamps.windows(2).all(|w| w[0] <= w[1]), "{stamps:?}");
     // The drainer batch is a high-risk transaction.
     let first = s.get(&format!("/v1/scans/{}", ids[0]), &key).await.json();
     assert!(!first["findings"].as_array().unwrap().is_empty(), "{first}");
