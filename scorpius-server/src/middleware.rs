@@ -11,7 +11,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use governor::clock::{Clock, DefaultClock};
-use scorpius_core::audit::{Event, Outcome};
+use scorpius_core::audit::{Event, Outcome, log::MAX_FIELD};
 use serde_json::json;
 
 use crate::{
@@ -291,6 +291,20 @@ fn outcome_of(status: StatusCode) -> Outcome {
     }
 }
 
+/// `s` cut to the audit log's field limit (at a character boundary, ending in `…`). The log
+/// refuses an event with a longer field, and with it the batch it was committed in, so a
+/// request path of several kilobytes must not reach it whole (the details keep the path).
+fn fit(s: &str) -> String {
+    if s.len() <= MAX_FIELD {
+        return s.to_owned();
+    }
+    let mut end = MAX_FIELD - '…'.len_utf8();
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
 async fn record(
     state: &AppState,
     actor: &str,
@@ -309,7 +323,7 @@ async fn record(
     if let (Some(d), serde_json::Value::Object(extra)) = (details.as_object_mut(), extra) {
         d.extend(extra);
     }
-    let event = Event::now(actor, action, resource, outcome_of(status), details);
+    let event = Event::now(fit(actor), fit(&action), fit(&resource), outcome_of(status), details);
     let result = match state.store.queue_audit(event) {
         Ok(queued) => settled(queued).await.map(|_| ()).map_err(ApiError::from),
         Err(event) => state.db(move |s| s.audit_append(vec![*event])).await.map(|_| ()),

@@ -62,3 +62,27 @@ async fn requests_are_recorded_and_provable() {
     assert_eq!(deep.status, 200, "{}", deep.text);
     s.stop().await;
 }
+
+/// A request path longer than the log's field limit is recorded with the path cut (the log
+/// would refuse the event, and the batch it was committed in, otherwise).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversize_path_is_recorded_cut_to_the_field_limit() {
+    let s = TestServer::start().await;
+    let viewer = s.key("acme", Role::Viewer).await;
+    let auditor = s.key("acme", Role::Auditor).await;
+    let long = format!("/v1/scans/{}", "é".repeat(3000));
+    let r = s.get(&long, &viewer).await;
+    assert!(r.status == 400 || r.status == 404, "{} {}", r.status, r.text);
+    let events = s.get("/v1/audit/events?limit=100", &auditor).await.json();
+    let entries = events["entries"].as_array().unwrap();
+    let cut = entries
+        .iter()
+        .find(|e| e["resource"].as_str().unwrap().starts_with("/v1/scans/%C3%A9"))
+        .unwrap_or_else(|| panic!("no entry for the long path: {events}"));
+    let resource = cut["resource"].as_str().unwrap();
+    assert!(resource.len() <= scorpius_core::audit::log::MAX_FIELD && resource.ends_with('…'), "{resource}");
+    // The entry after it is recorded as usual.
+    assert_eq!(s.get("/v1/scans", &viewer).await.status, 200);
+    let events = s.get("/v1/audit/events?limit=100", &auditor).await.json();
+    assert!(events["entries"].as_array().unwrap().iter().any(|e| e["resource"] == "/v1/scans"), "{events}");
+}
