@@ -302,6 +302,30 @@ fn group_commit_acknowledges_every_event_once_committed() {
     let _ = NoteVerifier::parse(&store.verifier().encode()).unwrap();
 }
 
+/// An event the log refuses (a field over the limit) is refused alone, before it can join a
+/// batch: events queued beside it are committed.
+#[test]
+fn group_commit_refuses_an_invalid_event_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = AuditStore::open(&dir.path().join("a.db"), &dir.path().join("k")).unwrap();
+    let writer = GroupCommit::start(store, 256);
+    let mut bad = event(1);
+    bad.resource = "x".repeat(scorpius_core::audit::log::MAX_FIELD + 1);
+    let (tx, rx) = std::sync::mpsc::channel();
+    for e in [event(0), bad, event(2)] {
+        let tx = tx.clone();
+        let queued = writer.append_then(e, Box::new(move |r| tx.send(r).unwrap()));
+        if let Err(err) = queued {
+            assert!(err.to_string().contains("resource"), "{err}");
+        }
+    }
+    drop(tx);
+    let acks: Vec<_> = rx.iter().collect();
+    assert_eq!(acks, vec![Ok(0), Ok(1)], "the two valid events are committed");
+    let store = writer.close().unwrap();
+    assert_eq!(store.verify(None).unwrap().entries, 2);
+}
+
 /// One entry checked on its own, as a tenant's partial view is (the SDK's `verify_audit`):
 /// every stored entry passes, and each kind of edit to an exported copy is named.
 #[test]

@@ -561,6 +561,8 @@ impl GroupCommit {
     /// sequence number (or the error) once its batch committed. For callers that wait
     /// asynchronously (a channel in `ack`) instead of blocking a thread.
     pub fn append_then(&self, event: Event, ack: Ack) -> Result<(), AuditError> {
+        // An event the log refuses fails alone here, not with the batch it would join.
+        log::check_events(std::slice::from_ref(&event))?;
         self.tx.as_ref().ok_or(AuditError::WriterGone)?.send((event, ack)).map_err(|_| AuditError::WriterGone)
     }
 

@@ -17,7 +17,7 @@ use scorpius_core::{
     api::{intel::IntelDataset, keys::Role, scans::ScanSummary},
     audit::{
         Entry, Event, Outcome,
-        log::{AuditError, ConsistencyProof, InclusionProof, StoredCheckpoint, load_or_create_key},
+        log::{AuditError, ConsistencyProof, InclusionProof, StoredCheckpoint, check_events, load_or_create_key},
         postgres::PgAuditStore,
         verify::Verification,
     },
@@ -29,7 +29,7 @@ use super::{
     AuditFilter, IdempotentResponse, KeyRecord, RateState, ScanFilter, ScanRow, Store, StoreError, StoreResult,
     level_rank,
     sqlite::now_ms,
-    writer::{Queued, Writer},
+    writer::{Queued, Writer, ready},
 };
 
 /// Advisory lock key for migrations (distinct from the audit log's append lock).
@@ -472,10 +472,20 @@ impl Store for PgStore {
     }
 
     fn audit_append(&self, events: Vec<Event>) -> StoreResult<Vec<u64>> {
-        events.into_iter().map(|e| self.writer.run(e)).collect()
+        events
+            .into_iter()
+            .map(|e| {
+                check_events(std::slice::from_ref(&e)).map_err(StoreError::Audit)?;
+                self.writer.run(e)
+            })
+            .collect()
     }
 
     fn queue_audit(&self, event: Event) -> Result<Queued<u64>, Box<Event>> {
+        // An event the log would refuse fails alone, not with the batch it would join.
+        if let Err(e) = check_events(std::slice::from_ref(&event)) {
+            return Ok(ready(Err(StoreError::Audit(e))));
+        }
         Ok(self.writer.queue(event))
     }
 

@@ -496,6 +496,10 @@ impl Store for SqliteStore {
     }
 
     fn queue_audit(&self, event: Event) -> Result<Queued<u64>, Box<Event>> {
+        // An event the log would refuse fails alone, not with the batch it would join.
+        if let Err(e) = scorpius_core::audit::log::check_events(std::slice::from_ref(&event)) {
+            return Ok(super::writer::ready(Err(StoreError::Audit(e))));
+        }
         let (ack, rx) = tokio::sync::oneshot::channel();
         let queued = self.writer.append_then(
             event,

@@ -17,6 +17,13 @@ use super::{StoreError, StoreResult};
 /// The outcome of a queued write, sent once its batch committed.
 pub type Queued<T> = oneshot::Receiver<StoreResult<T>>;
 
+/// An outcome known before queueing (a job refused up front), in the form of a queued one.
+pub fn ready<T>(r: StoreResult<T>) -> Queued<T> {
+    let (ack, rx) = oneshot::channel();
+    let _ = ack.send(r);
+    rx
+}
+
 /// Waits for a queued write (a writer that stopped is an error, never a hang).
 pub async fn settled<T>(q: Queued<T>) -> StoreResult<T> {
     q.await.map_err(|_| StoreError::Db("the storage writer stopped".into()))?
