@@ -507,8 +507,8 @@ pub fn sort_findings(findings: &mut [Finding]) {
     });
 }
 
-/// A UUID v7 (RFC 9562): the Unix time in milliseconds, then 74 random bits. Ids made one after
-/// another sort in time order, so a storage index over them grows at its right edge instead of
+/// A UUID v7 (RFC 9562): the Unix time in milliseconds, then 74 random bits. Ids made in
+/// different milliseconds sort in time order (within one millisecond, at random), so a storage index over them grows at its right edge instead of
 /// dirtying a random page per insert (as UUID v4 keys do), and they still cannot be guessed.
 /// Their leading characters are the time, so ids made within a minute share a short prefix:
 /// the CLI's local history, which accepts id prefixes, keeps UUID v4.
