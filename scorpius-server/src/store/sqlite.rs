@@ -496,10 +496,6 @@ impl Store for SqliteStore {
     }
 
     fn queue_audit(&self, event: Event) -> Result<Queued<u64>, Box<Event>> {
-        // An event the log would refuse fails alone, not with the batch it would join.
-        if let Err(e) = scorpius_core::audit::log::check_events(std::slice::from_ref(&event)) {
-            return Ok(super::writer::ready(Err(StoreError::Audit(e))));
-        }
         let (ack, rx) = tokio::sync::oneshot::channel();
         let queued = self.writer.append_then(
             event,
@@ -507,9 +503,12 @@ impl Store for SqliteStore {
                 let _ = ack.send(r.map_err(|e| StoreError::Audit(scorpius_core::audit::log::AuditError::Writer(e))));
             }),
         );
-        // On failure `ack` was dropped with the job: the receiver reports a stopped writer.
-        drop(queued);
-        Ok(rx)
+        // Refused before queueing (an event the log would refuse; a stopped writer): the
+        // refusal alone, not with the batch it would have joined.
+        Ok(match queued {
+            Ok(()) => rx,
+            Err(e) => super::writer::ready(Err(StoreError::Audit(e))),
+        })
     }
 
     fn audit_entries(&self, f: &AuditFilter) -> StoreResult<Vec<Entry>> {
