@@ -150,6 +150,7 @@ impl Server {
             tracing::info!(grace_ms = grace.as_millis() as u64, "shutting down: readiness is 503, draining");
             tokio::time::sleep(grace).await;
         };
+        let metering = state.metering.clone();
         let app = router::build(state);
         let result = axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(signal)
@@ -157,6 +158,13 @@ impl Server {
         sweeper.abort();
         if let Some(d) = deliveries {
             d.abort();
+        }
+        // In-flight requests are done: what this replica holds of the quotas goes back.
+        if let Some(m) = metering {
+            let released = tokio::task::spawn_blocking(move || m.store.release()).await;
+            if let Ok(Err(e)) = released {
+                tracing::warn!(error = %e, "metering: could not release this replica's quota leases");
+            }
         }
         result.context("serving HTTP")
     }

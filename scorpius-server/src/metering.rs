@@ -8,9 +8,10 @@
 //!
 //! A call that cannot be refused — none of its meters has a quota in the tenant's plan, or the
 //! store knows it fits ([`crate::store::usage::UsageStore::reserve_ahead`]: SQLite keeps upper
-//! bounds of the counters in memory) — runs while its reservation commits; the response waits
-//! for the commit. Only a call near a quota waits for the verdict before its handler, and a
-//! call that reads usage (`/v1/usage*`, `/v1/billing/*`) waits so that it counts itself.
+//! bounds of the counters in memory, a PostgreSQL replica leases units of the quota) — runs
+//! while its reservation commits; the response waits for the commit. Only a call near a quota
+//! (or before its replica holds a lease) waits for the verdict before its handler, and a call
+//! that reads usage (`/v1/usage*`, `/v1/billing/*`) waits so that it counts itself.
 //!
 //! Plans come from configuration (`[metering]`); the clock can be shifted for tests
 //! ([`Metering::set_clock_offset_ms`]).
@@ -311,7 +312,10 @@ pub async fn around(state: &AppState, who: &Principal, route: &str, req: Request
             Some(queued) => reserved = Some(queued),
             None => match reserve(&m, events, quota).await {
                 Ok(RecordOutcome::Recorded { counted: c, .. }) => counted = c,
-                Ok(RecordOutcome::QuotaExceeded { meter, quota, used, period }) => {
+                Ok(
+                    RecordOutcome::QuotaExceeded { meter, quota, used, period }
+                    | RecordOutcome::Contended { meter, quota, used, period, .. },
+                ) => {
                     return quota_exceeded(meter, quota, used, period, now).into_response();
                 }
                 Err(e) => return ApiError::internal(format!("metering: {e}")).into_response(),
@@ -330,7 +334,7 @@ pub async fn around(state: &AppState, who: &Principal, route: &str, req: Request
                 Ok(RecordOutcome::Recorded { counted: c, .. }) => counted = c,
                 // The call already ran: it is answered as failed (a retry with the same
                 // Idempotency-Key is counted once).
-                Ok(RecordOutcome::QuotaExceeded { meter, .. }) => {
+                Ok(RecordOutcome::QuotaExceeded { meter, .. } | RecordOutcome::Contended { meter, .. }) => {
                     tracing::error!(meter = meter.as_str(), "metering: a reservation admitted ahead was refused");
                     return ApiError::internal("metering: the reservation was refused").into_response();
                 }
@@ -366,20 +370,38 @@ pub async fn around(state: &AppState, who: &Principal, route: &str, req: Request
     resp
 }
 
+/// How long a call that fits its quota's used units but not beside other replicas' leases
+/// (`Contended`) keeps trying; past it, every lease it met has expired, and a call still
+/// contended is refused.
+const CONTENDED_FOR: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Records a reservation and waits for the verdict: on the store's writer thread when it has
-/// one, else on the blocking pool.
+/// one, else on the blocking pool. A `Contended` verdict is tried again after the delay it
+/// names, for up to [`CONTENDED_FOR`].
 async fn reserve(
     m: &Arc<Metering>,
     events: Vec<UsageEvent>,
     quota: impl Fn(Meter) -> Option<u64> + Send + Sync + 'static,
 ) -> Result<RecordOutcome, crate::store::StoreError> {
-    if let Some(queued) = m.store.queue_record(&events, &quota) {
-        return settled(queued).await;
+    let quota = Arc::new(quota);
+    let events = Arc::new(events);
+    let start = std::time::Instant::now();
+    loop {
+        let outcome = if let Some(queued) = m.store.queue_record(&events, &*quota) {
+            settled(queued).await
+        } else {
+            let (store, events, quota) = (Arc::clone(&m.store), Arc::clone(&events), Arc::clone(&quota));
+            tokio::task::spawn_blocking(move || store.record(&events, &*quota))
+                .await
+                .unwrap_or_else(|e| Err(crate::store::StoreError::Db(format!("metering task: {e}"))))
+        };
+        match outcome {
+            Ok(RecordOutcome::Contended { retry_after_ms, .. }) if start.elapsed() < CONTENDED_FOR => {
+                tokio::time::sleep(std::time::Duration::from_millis(retry_after_ms)).await;
+            }
+            other => return other,
+        }
     }
-    let store = Arc::clone(&m.store);
-    tokio::task::spawn_blocking(move || store.record(&events, &quota))
-        .await
-        .unwrap_or_else(|e| Err(crate::store::StoreError::Db(format!("metering task: {e}"))))
 }
 
 fn quota_exceeded(meter: Meter, quota: u64, used: u64, period: Period, now_ms: i64) -> ApiError {

@@ -15,6 +15,8 @@ pub mod usage;
 pub mod writer;
 
 #[cfg(feature = "postgres")]
+pub mod pg_leases;
+#[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(feature = "postgres")]
 pub mod postgres_usage;
@@ -59,7 +61,8 @@ impl From<rusqlite::Error> for StoreError {
 #[cfg(feature = "postgres")]
 impl From<::postgres::Error> for StoreError {
     fn from(e: ::postgres::Error) -> Self {
-        StoreError::Db(e.to_string())
+        // `db error` alone says nothing: give the server's message when there is one.
+        StoreError::Db(e.as_db_error().map_or_else(|| e.to_string(), ToString::to_string))
     }
 }
 

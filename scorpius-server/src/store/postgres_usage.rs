@@ -1,12 +1,13 @@
 //! [`UsageStore`] on PostgreSQL: tables of their own in the server's database, migrations in
-//! `metering_migrations` under an advisory lock. Quota checks are conditional upserts of the
-//! tenant's monthly counter row (the row lock serialises replicas); deliveries are claimed
-//! with `FOR UPDATE SKIP LOCKED` and a lease.
+//! `metering_migrations` under an advisory lock. Quota checks lock the tenant's monthly
+//! counter rows (the row lock serialises replicas); a replica admits calls ahead of their
+//! commit against quota leases ([`super::pg_leases`]); deliveries are claimed with
+//! `FOR UPDATE SKIP LOCKED` and a lease.
 
 use std::{
     collections::BTreeMap,
     sync::{
-        Mutex,
+        Arc, Mutex,
         atomic::{AtomicUsize, Ordering},
     },
 };
@@ -23,9 +24,11 @@ use scorpius_core::{
 
 use super::{
     StoreError, StoreResult,
+    pg_leases::{self, DB_NOW_MS, Grant, GrantResult, Leases, Take},
     usage::{
-        AttemptResult, Claimed, EndpointRecord, RecordOutcome, Reservation, UsageEvent, UsageRows, UsageStore, buckets,
-        crossings, events_parse, events_text, gran_code, lock_order, message_body, new_id, rollup_rows, threshold_data,
+        AttemptResult, Claimed, CounterKey, EndpointRecord, RecordOutcome, Reservation, UsageEvent, UsageRows,
+        UsageStore, buckets, crossings, events_parse, events_text, gran_code, lock_order, message_body, new_id,
+        rollup_rows, threshold_data,
     },
     writer::{Queued, Writer},
 };
@@ -35,7 +38,8 @@ const MIGRATION_LOCK: i64 = 0x5c0_3e7e;
 
 const POOL: usize = 4;
 
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
 
 CREATE TABLE usage_events (
     tenant  TEXT NOT NULL,
@@ -115,14 +119,28 @@ CREATE TABLE webhook_attempts (
     response    TEXT
 );
 CREATE INDEX webhook_attempts_delivery ON webhook_attempts (delivery_id, seq);
-"];
+",
+    pg_leases::MIGRATION,
+];
+
+/// A reservation as the PostgreSQL writer applies it.
+#[derive(Debug)]
+struct Booked {
+    r: Reservation,
+    /// Admitted against this replica's leases: its limited units come out of them.
+    leased: bool,
+}
 
 /// The PostgreSQL metering store.
 pub struct PgUsage {
     pool: Option<Vec<Mutex<Client>>>,
     next: AtomicUsize,
     /// Reservations, group-committed on a connection of their own ([`reserve_batch`]).
-    writer: Option<Writer<Reservation, RecordOutcome>>,
+    writer: Option<Writer<Booked, RecordOutcome>>,
+    /// This replica's quota leases.
+    leases: Arc<Leases>,
+    /// Grants of leases, on a connection of their own.
+    granter: Option<Writer<Grant, GrantResult>>,
 }
 
 impl std::fmt::Debug for PgUsage {
@@ -134,8 +152,8 @@ impl std::fmt::Debug for PgUsage {
 impl Drop for PgUsage {
     fn drop(&mut self) {
         // Closing a blocking client blocks: never on an async worker.
-        let (pool, writer) = (self.pool.take(), self.writer.take());
-        let _ = std::thread::spawn(move || drop((pool, writer))).join();
+        let (pool, writer, granter) = (self.pool.take(), self.writer.take(), self.granter.take());
+        let _ = std::thread::spawn(move || drop((pool, writer, granter))).join();
     }
 }
 
@@ -178,23 +196,55 @@ impl PgUsage {
             // then appends to the audit log with a synchronous commit before it is answered,
             // and PostgreSQL's WAL is flushed in order, so an answered request's reservation
             // is durable. One fsync wait fewer on the request's path (see metering.rs).
-            let mut client = Client::connect(&url, NoTls)?;
-            client.batch_execute("SET synchronous_commit TO off")?;
-            let mut session = Session::new(client);
-            let writer =
-                Writer::start("metering-writer", RESERVE_BATCH, move |jobs| reserve_with_retry(&mut session, jobs))?;
+            let relaxed = || -> StoreResult<Session> {
+                let mut client = Client::connect(&url, NoTls)?;
+                client.batch_execute("SET synchronous_commit TO off")?;
+                Ok(Session::new(client))
+            };
+            let leases = Leases::new(new_id("rep_")?);
+            let mut session = relaxed()?;
+            let holder = leases.holder.clone();
+            let writer = Writer::start("metering-writer", RESERVE_BATCH, move |jobs| {
+                reserve_with_retry(&mut session, &holder, jobs)
+            })?;
+            // A grant lost with the database's last unflushed commits leaves a lease this
+            // replica believes in and the database does not: its calls then take the
+            // database's fallback check (see `reserve_batch`).
+            let mut session = relaxed()?;
+            let granted = Arc::clone(&leases);
+            let granter = Writer::start("lease-granter", RESERVE_BATCH, move |grants: &[Grant]| {
+                let results = grant_with_retry(&mut session, &granted.holder, grants);
+                let outcomes: Vec<(Grant, Result<GrantResult, ()>)> = grants
+                    .iter()
+                    .zip(&results)
+                    .map(|(g, r)| (g.clone(), r.as_ref().map(|v| *v).map_err(|_| ())))
+                    .collect();
+                granted.granted(&outcomes);
+                results
+            })?;
             Ok(PgUsage {
                 pool: Some(pool.into_iter().map(Mutex::new).collect()),
                 next: AtomicUsize::new(0),
                 writer: Some(writer),
+                leases,
+                granter: Some(granter),
             })
         })
         .join()
         .map_err(|_| StoreError::Db("the connection thread panicked".into()))?
     }
 
-    fn writer(&self) -> StoreResult<&Writer<Reservation, RecordOutcome>> {
+    fn writer(&self) -> StoreResult<&Writer<Booked, RecordOutcome>> {
         self.writer.as_ref().ok_or_else(|| StoreError::Db("the metering writer stopped".into()))
+    }
+
+    /// Queues grants of leases (answered to [`Leases::granted`], not to the caller).
+    fn ask(&self, grants: Vec<Grant>) {
+        if let Some(g) = &self.granter {
+            for grant in grants {
+                drop(g.queue(grant));
+            }
+        }
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Client> {
@@ -284,16 +334,40 @@ fn state_of(s: &str) -> DeliveryState {
 /// Reservations committed together at most.
 const RESERVE_BATCH: usize = 128;
 
+/// Grants a batch of leases (see [`pg_leases::grant_batch`]), retrying deadlocks and
+/// serialisation failures; one result per request.
+fn grant_with_retry(session: &mut Session, holder: &str, grants: &[Grant]) -> Vec<StoreResult<GrantResult>> {
+    let Session { client, stmts } = session;
+    // The counters must exist to be locked (a new tenant, meter or month).
+    let keys: Vec<CounterKey> =
+        grants.iter().map(|g| g.key.clone()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    let mut tries = 0;
+    loop {
+        let r = create_counters(client, stmts, &keys).and_then(|()| client.transaction()).and_then(|mut tx| {
+            let v = pg_leases::grant_batch(&mut tx, stmts, holder, grants)?;
+            tx.commit().map(|()| v)
+        });
+        match r {
+            Err(e) if retryable(&e) && tries < 5 => tries += 1,
+            Ok(v) => return v.into_iter().map(Ok).collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "metering: a quota lease could not be granted");
+                return grants.iter().map(|_| Err(StoreError::Db(format!("lease: {e}")))).collect();
+            }
+        }
+    }
+}
+
 /// Commits a batch of reservations (see [`reserve_batch`]), retrying deadlocks and
 /// serialisation failures; one outcome per reservation.
-fn reserve_with_retry(session: &mut Session, jobs: &[Reservation]) -> Vec<StoreResult<RecordOutcome>> {
+fn reserve_with_retry(session: &mut Session, holder: &str, jobs: &[Booked]) -> Vec<StoreResult<RecordOutcome>> {
     let Session { client, stmts } = session;
     // A batch holds each (tenant, idempotency id) once: a repeat waits for a later round,
     // so it sees the first one's outcome as a sequence of single calls would.
     let mut rounds: Vec<Vec<usize>> = Vec::new();
     let mut seen: Vec<std::collections::HashSet<(&str, &str)>> = Vec::new();
     for (i, job) in jobs.iter().enumerate() {
-        let ids: Vec<(&str, &str)> = job.events.iter().map(|e| (e.tenant.as_str(), e.idem_id.as_str())).collect();
+        let ids: Vec<(&str, &str)> = job.r.events.iter().map(|e| (e.tenant.as_str(), e.idem_id.as_str())).collect();
         let r = seen.iter().position(|s| ids.iter().all(|id| !s.contains(id))).unwrap_or(seen.len());
         if r == seen.len() {
             seen.push(Default::default());
@@ -304,13 +378,37 @@ fn reserve_with_retry(session: &mut Session, jobs: &[Reservation]) -> Vec<StoreR
     }
     let mut out: Vec<Option<StoreResult<RecordOutcome>>> = jobs.iter().map(|_| None).collect();
     for round in rounds {
-        let batch: Vec<&Reservation> = round.iter().map(|&i| &jobs[i]).collect();
+        let batch: Vec<&Booked> = round.iter().map(|&i| &jobs[i]).collect();
         let mut tries = 0;
         let result = loop {
-            let r = client.transaction().and_then(|mut tx| {
-                let v = reserve_batch(&mut tx, stmts, &batch)?;
-                tx.commit().map(|()| v)
+            let unchecked = needs_no_check(&batch).then(|| {
+                let mut tx = client.transaction()?;
+                let v = reserve_unchecked(&mut tx, stmts, holder, &batch)?;
+                // `None`: a lease ended or ran short; dropping `tx` rolls it back.
+                v.map(|v| tx.commit().map(|()| v)).transpose()
             });
+            let r = match unchecked {
+                Some(Ok(Some(v))) => Ok(v),
+                Some(Err(e)) => Err(e),
+                None | Some(Ok(None)) => loop {
+                    let checked =
+                        client.transaction().and_then(|mut tx| match reserve_batch(&mut tx, stmts, holder, &batch)? {
+                            Checked::Done(v) => tx.commit().map(|()| Checked::Done(v)),
+                            // Nothing of it may stay (its events were inserted): dropping `tx`
+                            // rolls it back.
+                            missing => Ok(missing),
+                        });
+                    match checked {
+                        Ok(Checked::Done(v)) => break Ok(v),
+                        Ok(Checked::Missing(keys)) => {
+                            if let Err(e) = create_counters(client, stmts, &keys) {
+                                break Err(e);
+                            }
+                        }
+                        Err(e) => break Err(e),
+                    }
+                },
+            };
             match r {
                 Err(e) if retryable(&e) && tries < 5 => tries += 1,
                 r => break r,
@@ -323,8 +421,9 @@ fn reserve_with_retry(session: &mut Session, jobs: &[Reservation]) -> Vec<StoreR
                 }
             }
             Err(e) => {
+                let why = StoreError::from(e);
                 for &i in &round {
-                    out[i] = Some(Err(StoreError::Db(format!("metering: {e}"))));
+                    out[i] = Some(Err(StoreError::Db(format!("metering: {why}"))));
                 }
             }
         }
@@ -332,21 +431,25 @@ fn reserve_with_retry(session: &mut Session, jobs: &[Reservation]) -> Vec<StoreR
     out.into_iter().map(|o| o.unwrap_or_else(|| Err(StoreError::Db("metering: no outcome".into())))).collect()
 }
 
-type CounterKey = (String, Meter, i64);
-
 /// Applies a batch of reservations, as if one after another, in a handful of statements:
 /// the events are inserted together (duplicates skipped), the tenants' monthly counters
 /// are locked once, in order, and checked in memory call by call (a call that would go over
 /// a quota keeps nothing: its new events are deleted again), then the counters, rollups and
 /// threshold crossings of the accepted calls are written together. The counter rows stay
 /// locked for one batch, not once per request.
+///
+/// Quota leases ([`pg_leases`]): a leased call's limited units move from this replica's live
+/// lease to the counter, unchecked (the grant checked them). Any other call — or a leased
+/// one whose lease is no longer live, the fallback — must fit beside every live lease; one
+/// that would fit the counter alone is answered `Contended`, for the middleware to retry.
 fn reserve_batch(
     tx: &mut Transaction<'_>,
     stmts: &mut Statements,
-    jobs: &[&Reservation],
-) -> Result<Vec<RecordOutcome>, postgres::Error> {
+    holder: &str,
+    jobs: &[&Booked],
+) -> Result<Checked, postgres::Error> {
     // Events, in (tenant, idempotency id) order so concurrent batches lock them alike.
-    let mut all: Vec<&UsageEvent> = jobs.iter().flat_map(|j| j.events.iter()).filter(|e| e.units > 0).collect();
+    let mut all: Vec<&UsageEvent> = jobs.iter().flat_map(|j| j.r.events.iter()).filter(|e| e.units > 0).collect();
     all.sort_by(|a, b| (&a.tenant, &a.idem_id).cmp(&(&b.tenant, &b.idem_id)));
     let col = |f: fn(&UsageEvent) -> &str| all.iter().map(|e| f(e)).collect::<Vec<&str>>();
     let st = stmts.get(
@@ -370,7 +473,9 @@ fn reserve_batch(
         inserted.iter().map(|r| (r.get::<_, String>(0), r.get::<_, String>(1))).collect();
     let is_new = |e: &UsageEvent| new.contains(&(e.tenant.clone(), e.idem_id.clone()));
 
-    // The counters the new events touch: created if missing, then locked in order.
+    // The counters the new events touch, locked in order. Those missing (a new tenant, meter
+    // or month) are created first, committed apart, and the batch starts again: creating
+    // them here would lock them out of order.
     let keys: std::collections::BTreeSet<CounterKey> = all
         .iter()
         .filter(|e| is_new(e))
@@ -378,59 +483,132 @@ fn reserve_batch(
         .collect();
     let mut counters: BTreeMap<CounterKey, i64> = BTreeMap::new();
     if !keys.is_empty() {
-        let tenants: Vec<&str> = keys.iter().map(|k| k.0.as_str()).collect();
-        let meters: Vec<&str> = keys.iter().map(|k| k.1.as_str()).collect();
-        let periods: Vec<i64> = keys.iter().map(|k| k.2).collect();
-        let params: [&(dyn postgres::types::ToSql + Sync); 3] = [&tenants, &meters, &periods];
-        let st = stmts.get(
-            tx,
-            "INSERT INTO usage_counters (tenant, meter, period_ms, units)
-             SELECT t, m, p, 0 FROM UNNEST($1::text[], $2::text[], $3::int8[]) AS u(t, m, p)
-             ON CONFLICT (tenant, meter, period_ms) DO NOTHING",
-        )?;
-        tx.execute(&st, &params)?;
         let st = stmts.get(
             tx,
             "SELECT c.tenant, c.meter, c.period_ms, c.units FROM usage_counters c
              JOIN UNNEST($1::text[], $2::text[], $3::int8[]) AS u(t, m, p)
                ON c.tenant = u.t AND c.meter = u.m AND c.period_ms = u.p
-             ORDER BY c.tenant, c.meter, c.period_ms FOR UPDATE OF c",
+             ORDER BY c.tenant COLLATE \"C\", c.meter COLLATE \"C\", c.period_ms FOR UPDATE OF c",
         )?;
-        for r in tx.query(&st, &params)? {
+        let rows = tx.query(
+            &st,
+            &[
+                &keys.iter().map(|k| k.0.as_str()).collect::<Vec<_>>(),
+                &keys.iter().map(|k| k.1.as_str()).collect::<Vec<_>>(),
+                &keys.iter().map(|k| k.2).collect::<Vec<_>>(),
+            ],
+        )?;
+        for r in rows {
             if let Ok(m) = r.get::<_, &str>(1).parse::<Meter>() {
                 counters.insert((r.get(0), m, r.get(2)), r.get(3));
             }
         }
+        let missing: Vec<CounterKey> = keys.iter().filter(|k| !counters.contains_key(*k)).cloned().collect();
+        if !missing.is_empty() {
+            return Ok(Checked::Missing(missing));
+        }
     }
     let before = counters.clone();
 
-    // Each call in turn, against the running counters.
+    // The live leases of the limited counters (with the counters locked they cannot change):
+    // this replica's, and the others' with the soonest end.
+    let limited: Vec<&CounterKey> = keys
+        .iter()
+        .filter(|k| {
+            jobs.iter()
+                .any(|j| j.r.events.iter().any(|e| e.tenant == k.0 && e.meter == k.1) && j.r.quota(k.1).is_some())
+        })
+        .collect();
+    let mut own: BTreeMap<CounterKey, i64> = BTreeMap::new();
+    let mut others: BTreeMap<CounterKey, (i64, i64)> = BTreeMap::new();
+    if !limited.is_empty() {
+        let st = stmts.get(
+            tx,
+            &format!(
+                "SELECT l.tenant, l.meter, l.period_ms, l.holder = $4, l.units, l.expires_ms - now.ms
+                 FROM usage_leases l CROSS JOIN (SELECT {DB_NOW_MS} AS ms) now
+                 JOIN UNNEST($1::text[], $2::text[], $3::int8[]) AS u(t, m, p)
+                   ON l.tenant = u.t AND l.meter = u.m AND l.period_ms = u.p
+                 WHERE l.expires_ms > now.ms"
+            ),
+        )?;
+        let rows = tx.query(
+            &st,
+            &[
+                &limited.iter().map(|k| k.0.as_str()).collect::<Vec<_>>(),
+                &limited.iter().map(|k| k.1.as_str()).collect::<Vec<_>>(),
+                &limited.iter().map(|k| k.2).collect::<Vec<_>>(),
+                &holder,
+            ],
+        )?;
+        for r in rows {
+            let Ok(m) = r.get::<_, &str>(1).parse::<Meter>() else { continue };
+            let key = (r.get(0), m, r.get(2));
+            if r.get::<_, bool>(3) {
+                own.insert(key, r.get(4));
+            } else {
+                let slot = others.entry(key).or_insert((0, i64::MAX));
+                slot.0 = slot.0.saturating_add(r.get::<_, i64>(4));
+                slot.1 = slot.1.min(r.get(5));
+            }
+        }
+    }
+    let own_before = own.clone();
+
+    // Each call in turn, against the running counters and leases.
     let mut outcomes = Vec::with_capacity(jobs.len());
     let mut accepted: Vec<&UsageEvent> = Vec::new();
     let mut rejected: Vec<&UsageEvent> = Vec::new();
     let mut crossed = Vec::new();
     for job in jobs {
         let mut running = counters.clone();
+        let mut lease = own.clone();
         let mut counted = Vec::new();
         let mut duplicates = 0;
         let mut mine = Vec::new();
         let mut over = None;
-        for e in lock_order(&job.events) {
+        for e in lock_order(&job.r.events) {
             if !is_new(e) {
                 duplicates += 1;
                 continue;
             }
             let period = Period::containing(e.ts_ms);
-            let slot = running.entry((e.tenant.clone(), e.meter, period.start_ms())).or_insert(0);
-            let q = job.quota(e.meter);
-            if q.is_some_and(|q| to_u64(*slot).saturating_add(e.units) > q) {
-                over = Some(RecordOutcome::QuotaExceeded {
-                    meter: e.meter,
-                    quota: q.unwrap_or(0),
-                    used: to_u64(*slot),
-                    period,
-                });
-                break;
+            let key = (e.tenant.clone(), e.meter, period.start_ms());
+            let slot = running.entry(key.clone()).or_insert(0);
+            let q = job.r.quota(e.meter);
+            let own_units = to_u64(lease.get(&key).copied().unwrap_or(0));
+            match q {
+                // Admitted against this replica's live lease, which holds the units.
+                Some(_) if job.leased && own_units >= e.units => {
+                    if let Some(units) = lease.get_mut(&key) {
+                        *units -= to_i64(e.units);
+                    }
+                }
+                Some(q) => {
+                    let (theirs, soonest) = others.get(&key).copied().unwrap_or((0, i64::MAX));
+                    let leased = to_u64(theirs).saturating_add(own_units);
+                    let used = to_u64(*slot);
+                    if used.saturating_add(leased).saturating_add(e.units) > q {
+                        over = Some(if !job.leased && used.saturating_add(e.units) <= q {
+                            // It fits what is used: wait for the leases to be used or to end
+                            // (this replica's own lease is being used by its calls in flight:
+                            // look again soon).
+                            let own_end = if own_units > 0 { 100 } else { i64::MAX };
+                            let retry = soonest.min(own_end).clamp(10, 500);
+                            RecordOutcome::Contended {
+                                meter: e.meter,
+                                quota: q,
+                                used,
+                                period,
+                                retry_after_ms: to_u64(retry),
+                            }
+                        } else {
+                            RecordOutcome::QuotaExceeded { meter: e.meter, quota: q, used, period }
+                        });
+                        break;
+                    }
+                }
+                None => {}
             }
             let was = to_u64(*slot);
             *slot = slot.saturating_add(to_i64(e.units));
@@ -441,12 +619,13 @@ fn reserve_batch(
         }
         match over {
             Some(o) => {
-                rejected.extend(job.events.iter().filter(|e| e.units > 0 && is_new(e)));
+                rejected.extend(job.r.events.iter().filter(|e| e.units > 0 && is_new(e)));
                 outcomes.push(o);
             }
             None => {
                 counters = running;
-                accepted.extend(job.events.iter().filter(|e| e.units > 0 && is_new(e)));
+                own = lease;
+                accepted.extend(job.r.events.iter().filter(|e| e.units > 0 && is_new(e)));
                 crossed.extend(mine);
                 outcomes.push(RecordOutcome::Recorded { counted, duplicates });
             }
@@ -463,36 +642,41 @@ fn reserve_batch(
             ],
         )?;
     }
+    // The lease rows drawn from, the counters and every rollup row of the batch, in one
+    // statement (`rollup_rows` sums duplicates, so no row is hit twice). The counter rows are
+    // locked already, and lease rows only change under their counter's lock, so the order
+    // in which the parts run cannot deadlock.
+    let drawn: Vec<(&CounterKey, &i64)> = own.iter().filter(|(k, v)| own_before.get(*k) != Some(*v)).collect();
     let changed: Vec<(&CounterKey, &i64)> = counters.iter().filter(|(k, v)| before.get(*k) != Some(*v)).collect();
-    if !changed.is_empty() {
-        let st = stmts.get(
-            tx,
-            "UPDATE usage_counters c SET units = u.n FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::int8[]) AS u(t, m, p, n)
-             WHERE c.tenant = u.t AND c.meter = u.m AND c.period_ms = u.p",
-        )?;
-        tx.execute(
-            &st,
-            &[
-                &changed.iter().map(|(k, _)| k.0.as_str()).collect::<Vec<_>>(),
-                &changed.iter().map(|(k, _)| k.1.as_str()).collect::<Vec<_>>(),
-                &changed.iter().map(|(k, _)| k.2).collect::<Vec<_>>(),
-                &changed.iter().map(|(_, v)| **v).collect::<Vec<_>>(),
-            ],
-        )?;
-    }
-    // Every rollup row of the batch in one statement (`rollup_rows` sums duplicates, so no
-    // row is hit twice).
     let rows = rollup_rows(&accepted);
-    if !rows.is_empty() {
+    if !drawn.is_empty() || !changed.is_empty() || !rows.is_empty() {
         let st = stmts.get(
             tx,
-            "INSERT INTO usage_rollups (tenant, gran, bucket_ms, key_id, meter, units)
-             SELECT * FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::text[], $5::text[], $6::int8[])
+            "WITH leases AS (
+                UPDATE usage_leases l SET units = u.n
+                FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::int8[]) AS u(t, m, p, n)
+                WHERE l.tenant = u.t AND l.meter = u.m AND l.period_ms = u.p AND l.holder = $5
+             ), counters AS (
+                UPDATE usage_counters c SET units = u.n
+                FROM UNNEST($6::text[], $7::text[], $8::int8[], $9::int8[]) AS u(t, m, p, n)
+                WHERE c.tenant = u.t AND c.meter = u.m AND c.period_ms = u.p
+             )
+             INSERT INTO usage_rollups (tenant, gran, bucket_ms, key_id, meter, units)
+             SELECT * FROM UNNEST($10::text[], $11::text[], $12::int8[], $13::text[], $14::text[], $15::int8[])
              ON CONFLICT (tenant, gran, bucket_ms, key_id, meter) DO UPDATE SET units = usage_rollups.units + excluded.units",
         )?;
         tx.execute(
             &st,
             &[
+                &drawn.iter().map(|(k, _)| k.0.as_str()).collect::<Vec<_>>(),
+                &drawn.iter().map(|(k, _)| k.1.as_str()).collect::<Vec<_>>(),
+                &drawn.iter().map(|(k, _)| k.2).collect::<Vec<_>>(),
+                &drawn.iter().map(|(_, v)| **v).collect::<Vec<_>>(),
+                &holder,
+                &changed.iter().map(|(k, _)| k.0.as_str()).collect::<Vec<_>>(),
+                &changed.iter().map(|(k, _)| k.1.as_str()).collect::<Vec<_>>(),
+                &changed.iter().map(|(k, _)| k.2).collect::<Vec<_>>(),
+                &changed.iter().map(|(_, v)| **v).collect::<Vec<_>>(),
                 &rows.iter().map(|r| r.0.as_str()).collect::<Vec<_>>(),
                 &rows.iter().map(|r| r.1).collect::<Vec<_>>(),
                 &rows.iter().map(|r| r.2).collect::<Vec<_>>(),
@@ -502,6 +686,43 @@ fn reserve_batch(
             ],
         )?;
     }
+    record_crossings(tx, crossed)?;
+    Ok(Checked::Done(outcomes))
+}
+
+/// What [`reserve_batch`] did.
+enum Checked {
+    /// One outcome per call.
+    Done(Vec<RecordOutcome>),
+    /// Nothing: these counters must be created first.
+    Missing(Vec<CounterKey>),
+}
+
+/// Creates counter rows (zero) in a transaction of their own, in order.
+fn create_counters(client: &mut Client, stmts: &mut Statements, keys: &[CounterKey]) -> Result<(), postgres::Error> {
+    let st = stmts.get(
+        client,
+        "INSERT INTO usage_counters (tenant, meter, period_ms, units)
+         SELECT t, m, p, 0 FROM UNNEST($1::text[], $2::text[], $3::int8[]) AS u(t, m, p)
+         ON CONFLICT (tenant, meter, period_ms) DO NOTHING",
+    )?;
+    client.execute(
+        &st,
+        &[
+            &keys.iter().map(|k| k.0.as_str()).collect::<Vec<_>>(),
+            &keys.iter().map(|k| k.1.as_str()).collect::<Vec<_>>(),
+            &keys.iter().map(|k| k.2).collect::<Vec<_>>(),
+        ],
+    )?;
+    Ok(())
+}
+
+/// A threshold crossed: tenant, meter, threshold, quota, units after, month, when.
+type Crossing = (String, Meter, u8, u64, u64, Period, i64);
+
+/// Records threshold crossings (once per tenant, meter, month and threshold) with their
+/// `usage.threshold_reached` messages, in the reservation's transaction.
+fn record_crossings(tx: &mut Transaction<'_>, crossed: Vec<Crossing>) -> Result<(), postgres::Error> {
     for (tenant, meter, t, q, used, period, ts) in crossed {
         let new = tx.execute(
             "INSERT INTO usage_thresholds (tenant, meter, period_ms, threshold, ts_ms) VALUES ($1, $2, $3, $4, $5)
@@ -518,7 +739,157 @@ fn reserve_batch(
             )?;
         }
     }
-    Ok(outcomes)
+    Ok(())
+}
+
+/// Whether [`reserve_unchecked`] may take the batch: no call in it needs a check (each was
+/// admitted against this replica's leases, or none of its meters has a quota).
+fn needs_no_check(jobs: &[&Booked]) -> bool {
+    jobs.iter().all(|j| j.leased || j.r.limited().next().is_none())
+}
+
+/// A batch of which no call needs a check ([`needs_no_check`]), in one statement: the events
+/// are inserted (duplicates skipped), and from the new ones the counters are added to (locked
+/// in order, all of them before anything else), the units of leased calls are drawn from this
+/// replica's leases, and the rollups are added to. `None` when a lease was no longer live or
+/// short (the caller rolls back and takes [`reserve_batch`], which checks those calls).
+fn reserve_unchecked(
+    tx: &mut Transaction<'_>,
+    stmts: &mut Statements,
+    holder: &str,
+    jobs: &[&Booked],
+) -> Result<Option<Vec<RecordOutcome>>, postgres::Error> {
+    // Per event: whether its units come out of a lease; in (tenant, idempotency id) order so
+    // concurrent batches lock events alike.
+    let mut all: Vec<(&UsageEvent, bool)> = jobs
+        .iter()
+        .flat_map(|j| j.r.events.iter().map(move |e| (e, j.leased && j.r.quota(e.meter).is_some())))
+        .filter(|(e, _)| e.units > 0)
+        .collect();
+    all.sort_by(|a, b| (&a.0.tenant, &a.0.idem_id).cmp(&(&b.0.tenant, &b.0.idem_id)));
+    let col = |f: fn(&UsageEvent) -> &str| all.iter().map(|(e, _)| f(e)).collect::<Vec<&str>>();
+    let bucket = |i: usize| all.iter().map(|(e, _)| buckets(e.ts_ms)[i].1).collect::<Vec<i64>>();
+    let [(hour, _), (day, _), (month, _)] = buckets(0);
+    let st = stmts.get(
+        tx,
+        &format!(
+            "WITH u AS (
+                SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::int8[],
+                                     $7::int8[], $8::int8[], $9::int8[], $10::bool[])
+                  AS u(t, i, k, m, n, ts, h, d, p, leased)
+             ), ins AS (
+                INSERT INTO usage_events (tenant, idem_id, key_id, meter, units, ts_ms)
+                SELECT t, i, k, m, n, ts FROM u
+                ON CONFLICT (tenant, idem_id) DO NOTHING RETURNING tenant, idem_id
+             ), new AS (
+                SELECT u.* FROM u JOIN ins ON ins.tenant = u.t AND ins.idem_id = u.i
+             ), c AS (
+                INSERT INTO usage_counters (tenant, meter, period_ms, units)
+                SELECT t, m, p, SUM(n) FROM new GROUP BY t, m, p ORDER BY t COLLATE \"C\", m COLLATE \"C\", p
+                ON CONFLICT (tenant, meter, period_ms) DO UPDATE SET units = usage_counters.units + excluded.units
+                RETURNING tenant, meter, period_ms, units
+             ), locked AS (
+                SELECT COUNT(*) AS done FROM c
+             ), l AS (
+                UPDATE usage_leases l SET units = l.units - x.n
+                FROM (SELECT t, m, p, SUM(n)::int8 AS n FROM new WHERE leased GROUP BY t, m, p) x, locked
+                WHERE l.tenant = x.t AND l.meter = x.m AND l.period_ms = x.p AND l.holder = $11
+                  AND l.expires_ms > {DB_NOW_MS} AND l.units >= x.n AND locked.done >= 0
+                RETURNING l.tenant
+             ), r AS (
+                INSERT INTO usage_rollups (tenant, gran, bucket_ms, key_id, meter, units)
+                SELECT t, g, b, k, m, SUM(n) FROM (
+                    SELECT t, $12::text AS g, h AS b, k, m, n FROM new
+                    UNION ALL SELECT t, $13::text, d, k, m, n FROM new
+                    UNION ALL SELECT t, $14::text, p, k, m, n FROM new
+                ) x, locked
+                WHERE locked.done >= 0
+                GROUP BY t, g, b, k, m ORDER BY t COLLATE \"C\", g COLLATE \"C\", b, k COLLATE \"C\", m COLLATE \"C\"
+                ON CONFLICT (tenant, gran, bucket_ms, key_id, meter) DO UPDATE SET units = usage_rollups.units + excluded.units
+             )
+             SELECT 0, tenant, idem_id, NULL::int8, NULL::int8 FROM ins
+             UNION ALL SELECT 1, tenant, meter, period_ms, units FROM c
+             UNION ALL SELECT 2, NULL, NULL, NULL, COUNT(*) FROM l"
+        ),
+    )?;
+    let rows = tx.query(
+        &st,
+        &[
+            &col(|e| &e.tenant),
+            &col(|e| &e.idem_id),
+            &col(|e| &e.key_id),
+            &col(|e| e.meter.as_str()),
+            &all.iter().map(|(e, _)| to_i64(e.units)).collect::<Vec<i64>>(),
+            &all.iter().map(|(e, _)| e.ts_ms).collect::<Vec<i64>>(),
+            &bucket(0),
+            &bucket(1),
+            &bucket(2),
+            &all.iter().map(|(_, leased)| *leased).collect::<Vec<bool>>(),
+            &holder,
+            &hour,
+            &day,
+            &month,
+        ],
+    )?;
+    let mut new: std::collections::HashSet<(String, String)> = std::collections::HashSet::new();
+    let mut after: BTreeMap<CounterKey, u64> = BTreeMap::new();
+    let mut drawn = 0;
+    for r in &rows {
+        match r.get::<_, i32>(0) {
+            0 => {
+                new.insert((r.get(1), r.get(2)));
+            }
+            1 => {
+                if let Ok(m) = r.get::<_, &str>(2).parse::<Meter>() {
+                    after.insert((r.get(1), m, r.get(3)), to_u64(r.get(4)));
+                }
+            }
+            _ => drawn = r.get::<_, i64>(4),
+        }
+    }
+    let is_new = |e: &UsageEvent| new.contains(&(e.tenant.clone(), e.idem_id.clone()));
+    // Every lease drawn from must have been live and long enough.
+    let leased: std::collections::BTreeSet<CounterKey> = all
+        .iter()
+        .filter(|(e, leased)| *leased && is_new(e))
+        .map(|(e, _)| (e.tenant.clone(), e.meter, Period::containing(e.ts_ms).start_ms()))
+        .collect();
+    if usize::try_from(drawn).ok() != Some(leased.len()) {
+        return Ok(None);
+    }
+    // Thresholds crossed by the batch (per counter: its value before and after).
+    let mut added: BTreeMap<CounterKey, (u64, Option<u64>, i64)> = BTreeMap::new();
+    for job in jobs {
+        for e in job.r.events.iter().filter(|e| e.units > 0 && is_new(e)) {
+            let slot = added.entry((e.tenant.clone(), e.meter, Period::containing(e.ts_ms).start_ms())).or_insert((
+                0,
+                job.r.quota(e.meter),
+                e.ts_ms,
+            ));
+            slot.0 = slot.0.saturating_add(e.units);
+            slot.2 = slot.2.max(e.ts_ms);
+        }
+    }
+    let mut crossed = Vec::new();
+    for (key, (units, q, ts)) in added {
+        let now = after.get(&key).copied().unwrap_or(units);
+        for t in crossings(q, now.saturating_sub(units), now) {
+            crossed.push((key.0.clone(), key.1, t, q.unwrap_or(0), now, Period::containing(key.2), ts));
+        }
+    }
+    record_crossings(tx, crossed)?;
+    Ok(Some(
+        jobs.iter()
+            .map(|job| {
+                let (fresh, old): (Vec<&UsageEvent>, Vec<&UsageEvent>) =
+                    job.r.events.iter().filter(|e| e.units > 0).partition(|e| is_new(e));
+                RecordOutcome::Recorded {
+                    counted: fresh.into_iter().map(|e| e.idem_id.clone()).collect(),
+                    duplicates: old.len(),
+                }
+            })
+            .collect(),
+    ))
 }
 
 impl UsageStore for PgUsage {
@@ -527,7 +898,7 @@ impl UsageStore for PgUsage {
         events: &[UsageEvent],
         quota: &(dyn Fn(Meter) -> Option<u64> + Sync),
     ) -> StoreResult<RecordOutcome> {
-        self.writer()?.run(Reservation::new(events, quota))
+        self.writer()?.run(Booked { r: Reservation::new(events, quota), leased: false })
     }
 
     fn queue_record(
@@ -535,7 +906,31 @@ impl UsageStore for PgUsage {
         events: &[UsageEvent],
         quota: &(dyn Fn(Meter) -> Option<u64> + Sync),
     ) -> Option<Queued<RecordOutcome>> {
-        Some(self.writer().ok()?.queue(Reservation::new(events, quota)))
+        Some(self.writer().ok()?.queue(Booked { r: Reservation::new(events, quota), leased: false }))
+    }
+
+    fn reserve_ahead(
+        &self,
+        events: &[UsageEvent],
+        quota: &(dyn Fn(Meter) -> Option<u64> + Sync),
+    ) -> Option<Queued<RecordOutcome>> {
+        let r = Reservation::new(events, quota);
+        let (leased, asks) = match self.leases.take(&r) {
+            Take::Unlimited => (false, Vec::new()),
+            Take::Admitted(asks) => (true, asks),
+            Take::Wait(asks) => {
+                self.ask(asks);
+                return None;
+            }
+        };
+        self.ask(asks);
+        Some(self.writer().ok()?.queue(Booked { r, leased }))
+    }
+
+    fn release(&self) -> StoreResult<()> {
+        self.leases.close();
+        self.conn().execute("DELETE FROM usage_leases WHERE holder = $1", &[&self.leases.holder])?;
+        Ok(())
     }
 
     fn unrecord(&self, tenant: &str, idem_ids: &[String]) -> StoreResult<usize> {

@@ -24,9 +24,9 @@ use scorpius_core::{
 use super::{
     StoreError, StoreResult,
     usage::{
-        AttemptResult, Claimed, EndpointRecord, RecordOutcome, Reservation, UsageEvent, UsageRows, UsageStore, buckets,
-        crossings, events_parse, events_text, gran_code, lock_order, message_body, new_id, rollup_rows, rollup_sql,
-        threshold_data,
+        AttemptResult, Claimed, CounterKey, EndpointRecord, RecordOutcome, Reservation, UsageEvent, UsageRows,
+        UsageStore, buckets, crossings, events_parse, events_text, gran_code, lock_order, message_body, new_id,
+        rollup_rows, rollup_sql, threshold_data,
     },
     writer::{Job, Queued, Writer},
 };
@@ -126,9 +126,6 @@ pub struct SqliteUsage {
     _checkpoints: super::sqlite::Checkpointer,
 }
 
-/// A counter: (tenant, meter, start of the month).
-type CounterKey = (String, Meter, i64);
-
 /// Upper bounds of the monthly counters of metered calls with a quota, kept in memory so a
 /// call that clearly fits can run while its reservation commits
 /// ([`UsageStore::reserve_ahead`]). Exact enough because one process owns a SQLite store:
@@ -142,14 +139,6 @@ type CounterKey = (String, Meter, i64);
 #[derive(Debug, Default)]
 struct Headroom {
     used: HashMap<CounterKey, u64>,
-}
-
-/// The events of a reservation whose meter has a quota, with their counters.
-fn limited(r: &Reservation) -> impl Iterator<Item = (CounterKey, &UsageEvent, u64)> {
-    r.events.iter().filter(|e| e.units > 0).filter_map(|e| {
-        let q = r.quota(e.meter)?;
-        Some(((e.tenant.clone(), e.meter, Period::containing(e.ts_ms).start_ms()), e, q))
-    })
 }
 
 /// A reservation as the SQLite writer applies it.
@@ -168,14 +157,14 @@ impl Job for Booked {
         let mut h = lock(&self.headroom);
         let counted: &[String] = match &out {
             RecordOutcome::Recorded { counted, .. } => counted,
-            RecordOutcome::QuotaExceeded { .. } => &[],
+            RecordOutcome::QuotaExceeded { .. } | RecordOutcome::Contended { .. } => &[],
         };
         if !self.ahead {
             // The database had room, but units admitted ahead and not yet written take
             // precedence (they were admitted first): check against the bound too. A refusal
             // here rolls this call back to its savepoint like the database's own.
             let mut need: BTreeMap<CounterKey, (u64, u64)> = BTreeMap::new();
-            for (key, e, q) in limited(&self.r).filter(|(_, e, _)| counted.contains(&e.idem_id)) {
+            for (key, e, q) in self.r.limited().filter(|(_, e, _)| counted.contains(&e.idem_id)) {
                 let slot = need.entry(key).or_insert((0, q));
                 slot.0 = slot.0.saturating_add(e.units);
             }
@@ -192,7 +181,7 @@ impl Job for Booked {
                 }
             }
         }
-        for (key, e, _) in limited(&self.r) {
+        for (key, e, _) in self.r.limited() {
             let was_counted = counted.contains(&e.idem_id);
             match h.used.get_mut(&key) {
                 // Reserved ahead but not counted (a duplicate): give it back.
@@ -471,11 +460,7 @@ impl UsageStore for SqliteUsage {
         let r = Reservation::new(events, quota);
         {
             let mut h = lock(&self.headroom);
-            let mut need: BTreeMap<CounterKey, (u64, u64)> = BTreeMap::new();
-            for (key, e, q) in limited(&r) {
-                let slot = need.entry(key).or_insert((0, q));
-                slot.0 = slot.0.saturating_add(e.units);
-            }
+            let need = r.needs();
             let fits = need.iter().all(|(k, (units, q))| h.used.get(k).is_some_and(|v| v.saturating_add(*units) <= *q));
             if !fits {
                 return None;
@@ -916,6 +901,7 @@ mod tests {
                                 assert_eq!(quota, 100);
                                 refused += 1;
                             }
+                            other => panic!("SQLite has no leases: {other:?}"),
                         }
                     }
                     (ok, refused)

@@ -7,9 +7,10 @@
 //! - An event is identified by `(tenant, idem_id)`: recording the same id twice counts once.
 //!   The event, its hourly/daily/monthly rollups and the tenant's monthly counter change in one
 //!   transaction.
-//! - Quotas are checked by a conditional upsert of the monthly counter row (PostgreSQL locks
-//!   the row, so replicas serialise per tenant and meter); when any meter of a call would go
-//!   over its quota, nothing of the call is recorded.
+//! - Quotas are checked against the monthly counter row (PostgreSQL locks the row, so
+//!   replicas serialise per tenant and meter); when any meter of a call would go over its
+//!   quota, nothing of the call is recorded. On PostgreSQL, units leased to replicas count as
+//!   used until they are used or expire (`pg_leases`).
 //! - Rows are always locked in meter order (counter, then that meter's rollups), so concurrent
 //!   calls cannot deadlock.
 //! - A threshold crossing is recorded once per tenant, meter, month and threshold, with its
@@ -66,7 +67,28 @@ impl Reservation {
     pub fn quota(&self, meter: Meter) -> Option<u64> {
         self.quotas.iter().find(|(q, _)| *q == meter).and_then(|(_, q)| *q)
     }
+
+    /// The events whose meter has a quota, with their counters and quotas.
+    pub fn limited(&self) -> impl Iterator<Item = (CounterKey, &UsageEvent, u64)> {
+        self.events.iter().filter(|e| e.units > 0).filter_map(|e| {
+            let q = self.quota(e.meter)?;
+            Some(((e.tenant.clone(), e.meter, Period::containing(e.ts_ms).start_ms()), e, q))
+        })
+    }
+
+    /// What the call needs of each limited counter: (units, quota).
+    pub fn needs(&self) -> BTreeMap<CounterKey, (u64, u64)> {
+        let mut need: BTreeMap<CounterKey, (u64, u64)> = BTreeMap::new();
+        for (key, e, q) in self.limited() {
+            let slot = need.entry(key).or_insert((0, q));
+            slot.0 = slot.0.saturating_add(e.units);
+        }
+        need
+    }
 }
+
+/// A monthly counter: (tenant, meter, start of the month).
+pub type CounterKey = (String, Meter, i64);
 
 /// What [`UsageStore::record`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,6 +110,22 @@ pub enum RecordOutcome {
         used: u64,
         /// The month.
         period: Period,
+    },
+    /// The call would fit the units used so far, but not beside the units other replicas
+    /// hold leased (PostgreSQL, see `postgres_usage`): nothing was recorded. Try again after
+    /// `retry_after_ms`, when a lease has been used or has expired; past the leases'
+    /// lifetime it is a refusal with these details.
+    Contended {
+        /// The meter.
+        meter: Meter,
+        /// Its monthly quota.
+        quota: u64,
+        /// Units used this month.
+        used: u64,
+        /// The month.
+        period: Period,
+        /// When to try again (ms).
+        retry_after_ms: u64,
     },
 }
 
@@ -210,6 +248,12 @@ pub trait UsageStore: Send + Sync + 'static {
         _quota: &(dyn Fn(Meter) -> Option<u64> + Sync),
     ) -> Option<super::writer::Queued<RecordOutcome>> {
         None
+    }
+    /// Gives back what this replica holds of the quotas (PostgreSQL's leases), when it stops
+    /// serving: other replicas may use it at once instead of when it expires. Calls made
+    /// after it wait for their reservations.
+    fn release(&self) -> StoreResult<()> {
+        Ok(())
     }
     /// Takes back events (a call that failed after reserving): deletes them and decrements
     /// the rollups and counters. Returns how many were removed.

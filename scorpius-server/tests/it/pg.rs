@@ -276,6 +276,100 @@ async fn two_replicas_count_exactly_and_never_exceed_a_quota() {
     b.stop().await;
 }
 
+/// Rows of `usage_leases` per holder (the sync client on its own thread).
+fn lease_holders(db: &TestDb) -> Vec<(String, i64)> {
+    let url = db.url();
+    std::thread::spawn(move || {
+        let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        c.query("SELECT holder, SUM(units)::int8 FROM usage_leases GROUP BY holder ORDER BY holder", &[])
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect()
+    })
+    .join()
+    .unwrap()
+}
+
+fn limited_plan(tenant: &'static str, quota: u64) -> impl Fn(&mut scorpius_server::config::Config) {
+    use scorpius_core::metering::{Meter, plan::Plan};
+    move |c: &mut scorpius_server::config::Config| {
+        let plan = Plan { quotas: [(Meter::ScanDomain, quota)].into(), ..Plan::default() };
+        c.metering.plans.insert("limited".into(), plan);
+        c.metering.tenants.insert(tenant.into(), "limited".into());
+    }
+}
+
+/// A quota large enough that both replicas lease units of it, and calls run ahead of their
+/// reservations: still exactly the quota is counted, and a replica that stops gives back
+/// what it held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_replicas_lease_quota_units_and_still_count_exactly() {
+    let db = TestDb::new();
+    let keys = tempfile::tempdir().unwrap();
+    let a = start_pg_with(&db, keys.path(), limited_plan("acme", 300)).await;
+    let b = start_pg_with(&db, keys.path(), limited_plan("acme", 300)).await;
+    let acme = a.key_expiring("acme", Role::Security, None).await;
+    let body = json!({ "site": "example.org" });
+    let both = [&a, &b];
+    // In waves, so that leases granted during one are used by the next; which replicas hold
+    // leases is looked at after each (an expired lease is deleted by the next grant).
+    let mut statuses = Vec::new();
+    let mut holders = std::collections::BTreeSet::new();
+    for _ in 0..8 {
+        statuses.extend(crate::metering::parallel(&both, &acme.secret, "/v1/scan/domain", &body, 50).await);
+        holders.extend(lease_holders(&db).into_iter().map(|(h, _)| h));
+        // Past the back-off of a refused grant.
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    assert_eq!(statuses.iter().filter(|&&c| c == 201).count(), 300, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|&&c| c == 429).count(), 100, "{statuses:?}");
+    assert_eq!(holders.len(), 2, "both replicas held leases: {holders:?}");
+    let admin = a.key("acme", Role::Admin).await;
+    let usage = crate::metering::usage_by_key(&b, &admin).await;
+    assert_eq!(usage.get(&(acme.key.id.clone(), "scan.domain".into())), Some(&300));
+    assert_eq!(usage.get(&(acme.key.id.clone(), "api.requests".into())), Some(&300));
+    let m = a.state.metering.clone().unwrap();
+    let count = tokio::task::spawn_blocking(move || m.store.event_count("acme").unwrap()).await.unwrap();
+    assert_eq!(count, 300 + 300 + 1);
+    a.stop().await;
+    b.stop().await;
+    assert_eq!(lease_holders(&db), Vec::<(String, i64)>::new(), "stopped replicas release their leases");
+}
+
+/// A replica that died holding a lease: its units count until the lease expires, then the
+/// calls that waited for them are served; none is refused while the quota has room.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_replicas_lease_delays_the_last_units_but_never_loses_them() {
+    use scorpius_core::metering::Period;
+    let db = TestDb::new();
+    let keys = tempfile::tempdir().unwrap();
+    let a = start_pg_with(&db, keys.path(), limited_plan("acme", 10)).await;
+    let acme = a.key_expiring("acme", Role::Security, None).await;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
+    let period = Period::containing(i64::try_from(now).unwrap()).start_ms();
+    let url = db.url();
+    std::thread::spawn(move || {
+        let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        c.execute(
+            "INSERT INTO usage_leases (tenant, meter, period_ms, holder, units, expires_ms)
+             VALUES ('acme', 'scan.domain', $1, 'rep_dead', 8, (extract(epoch from clock_timestamp()) * 1000)::int8 + 1500)",
+            &[&period],
+        )
+        .unwrap();
+    })
+    .join()
+    .unwrap();
+    let body = json!({ "site": "example.org" });
+    let mut statuses = Vec::new();
+    for _ in 0..11 {
+        statuses.push(a.post("/v1/scan/domain", &acme.secret, &body).await.status);
+    }
+    assert_eq!(statuses, [[201; 10].as_slice(), &[429]].concat(), "the dead lease's units came back");
+    a.post("/v1/scan/domain", &acme.secret, &body).await.assert_problem(429, "quota-exceeded");
+    a.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_replicas_deliver_each_message_once() {
     use crate::webhooks::{Behaviour, fast, receiver, subscribe, wait_until};
