@@ -79,6 +79,9 @@ pub struct Grant {
     pub quota: u64,
     /// When it was asked (the local lease ends [`TTL_MS`] − [`MARGIN`] after this).
     pub asked: Instant,
+    /// What this replica counts on of the lease row when the grant runs: units admitted and
+    /// not yet written plus units it may still admit ([`Leases::outstanding`]).
+    pub claims: u64,
 }
 
 #[derive(Debug)]
@@ -89,6 +92,9 @@ struct Local {
     until: Instant,
     /// Units of the last grant's target (a grant is asked again below half of it).
     target: u64,
+    /// Units admitted whose reservations are not written yet (drawn from the lease row by
+    /// the writer): the lease row holds `units + in_flight` when nothing leaked.
+    in_flight: u64,
     /// A grant is queued.
     asking: bool,
     /// No grant is asked before this.
@@ -151,27 +157,50 @@ impl Leases {
                 units: 0,
                 until: now,
                 target: 0,
+                in_flight: 0,
                 asking: false,
                 quiet_until: None,
             });
             if fits {
                 l.units -= units;
+                l.in_flight = l.in_flight.saturating_add(units);
             }
             let running_low = now >= l.until
                 || l.units.saturating_mul(2) < l.target
                 || l.until.saturating_duration_since(now) < ttl() / 2;
             if running_low && !l.asking && l.quiet_until.is_none_or(|q| now >= q) {
                 l.asking = true;
-                asks.push(Grant { key, quota, asked: now });
+                asks.push(Grant { key, quota, asked: now, claims: 0 });
             }
         }
         if local.len() > KEEP {
-            local.retain(|_, l| l.asking || now < l.until);
+            local.retain(|_, l| l.asking || l.in_flight > 0 || now < l.until);
         }
         if fits { Take::Admitted(asks) } else { Take::Wait(asks) }
     }
 
-    /// Records the outcome of grants: `(grant, units added)` (0: none given) or an error.
+    /// A reservation admitted by [`Leases::take`] was written (or failed): its units are no
+    /// longer in flight.
+    pub fn settled(&self, r: &Reservation) {
+        let mut local = lock(&self.local);
+        for (key, (units, _)) in r.needs() {
+            if let Some(l) = local.get_mut(&key) {
+                l.in_flight = l.in_flight.saturating_sub(units);
+            }
+        }
+    }
+
+    /// Fills in what a grant must keep of the lease row for this replica, just before it runs.
+    pub fn outstanding(&self, grant: &mut Grant) {
+        if let Some(l) = lock(&self.local).get(&grant.key) {
+            grant.claims = l.in_flight.saturating_add(l.units);
+        }
+    }
+
+    /// Records the outcome of grants. A grant keeps of the lease row what this replica counts
+    /// on (`held`: what was admitted or admissible, at most what the row held) and drops the
+    /// rest, so units that leaked (a duplicate admitted, a failed write) come back; what it
+    /// counted on and the row no longer held (an expired lease) comes out of what is added.
     pub fn granted(&self, outcomes: &[(Grant, Result<GrantResult, ()>)]) {
         let now = Instant::now();
         let mut local = lock(&self.local);
@@ -179,13 +208,24 @@ impl Leases {
             let Some(l) = local.get_mut(&g.key) else { continue };
             l.asking = false;
             match outcome {
-                Ok(GrantResult { added, target }) if *target > 0 => {
-                    l.units = if now < l.until { l.units.saturating_add(*added) } else { *added };
-                    l.until = g.asked + ttl() - MARGIN;
-                    l.target = *target;
-                    l.quiet_until = None;
+                Ok(GrantResult { held, added }) => {
+                    let deficit = g.claims.saturating_sub(*held);
+                    match added {
+                        Some(added) => {
+                            l.units = l.units.saturating_add(*added).saturating_sub(deficit);
+                            l.until = g.asked + ttl() - MARGIN;
+                            l.target = held.saturating_add(*added);
+                            l.quiet_until = None;
+                        }
+                        // Refused: the lease is not extended; what is left of it stays usable
+                        // until it ends.
+                        None => {
+                            l.units = l.units.saturating_sub(deficit);
+                            l.quiet_until = Some(now + BACKOFF);
+                        }
+                    }
                 }
-                _ => l.quiet_until = Some(now + BACKOFF),
+                Err(()) => l.quiet_until = Some(now + BACKOFF),
             }
         }
     }
@@ -195,22 +235,25 @@ fn ttl() -> Duration {
     Duration::from_millis(TTL_MS.unsigned_abs())
 }
 
-/// What a grant gave: units added to the lease, and the lease's target size (0: none).
+/// What a grant did: the units of the row kept for this replica's claims (`held`), and the
+/// units added to it (`None`: refused, the row is not extended).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GrantResult {
+    /// Units of the row kept (at most what it held).
+    pub held: u64,
     /// Units added.
-    pub added: u64,
-    /// The size the lease was topped up to.
-    pub target: u64,
+    pub added: Option<u64>,
 }
 
-/// How much to grant: the lease is topped up to `min(MAX_UNITS, free / SHARE)` where `free`
-/// is what nobody else holds (this holder's live lease counts as its own), never below what
-/// it holds. `None` below [`MIN_UNITS`]: no grant, and the lease is not extended.
-pub fn top_up(quota: u64, used: u64, others: u64, own: u64) -> Option<u64> {
+/// The size of a lease after a grant: what this replica counts on (`held`: admitted and not
+/// yet written, or still admissible; at most what the row holds) plus
+/// `min(MAX_UNITS, free / SHARE)`, where `free` is what no other replica holds; never more
+/// than `free`. `None` when that share is below [`MIN_UNITS`]: the row is then cut to
+/// `held` and not extended.
+pub fn lease_size(quota: u64, used: u64, others: u64, held: u64) -> Option<u64> {
     let free = quota.saturating_sub(used).saturating_sub(others);
     let target = MAX_UNITS.min(free / SHARE);
-    (target >= MIN_UNITS).then_some(own.max(target))
+    (target >= MIN_UNITS).then(|| held.saturating_add(target).min(free))
 }
 
 /// Grants leases for a batch of requests in one transaction (the counters locked in order,
@@ -265,22 +308,52 @@ pub fn grant_batch(
             *map.entry((r.get(0), m, r.get(2))).or_default() += units;
         }
     }
+    let claims: BTreeMap<&CounterKey, u64> = grants.iter().map(|g| (&g.key, g.claims)).collect();
     let mut results: BTreeMap<&CounterKey, GrantResult> = BTreeMap::new();
     let mut rows: Vec<(&CounterKey, i64)> = Vec::new();
+    let mut trimmed: Vec<(&CounterKey, i64)> = Vec::new();
     for (key, quota) in &keys {
         let mine = own.get(*key).copied().unwrap_or(0);
-        // No counter row, no lock: nothing granted.
-        let size = used.get(*key).and_then(|used| top_up(*quota, *used, others.get(*key).copied().unwrap_or(0), mine));
-        let result = match size {
+        let held = mine.min(claims.get(key).copied().unwrap_or(0));
+        // No counter row, no lock: nothing granted, nothing changed.
+        let Some(used) = used.get(*key) else {
+            results.insert(key, GrantResult { held: mine, added: None });
+            continue;
+        };
+        let result = match lease_size(*quota, *used, others.get(*key).copied().unwrap_or(0), held) {
             Some(size) => {
                 rows.push((key, i64::try_from(size).unwrap_or(i64::MAX)));
-                GrantResult { added: size - mine, target: size }
+                GrantResult { held, added: Some(size - held) }
             }
-            None => GrantResult { added: 0, target: 0 },
+            None => {
+                if held < mine {
+                    trimmed.push((key, i64::try_from(held).unwrap_or(i64::MAX)));
+                }
+                GrantResult { held, added: None }
+            }
         };
         results.insert(key, result);
     }
+    if !trimmed.is_empty() {
+        // Refused: units nobody counts on go back; the lease is not extended.
+        let st = stmts.get(
+            tx,
+            "UPDATE usage_leases l SET units = u.n FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::int8[]) AS u(t, m, p, n)
+             WHERE l.tenant = u.t AND l.meter = u.m AND l.period_ms = u.p AND l.holder = $5",
+        )?;
+        tx.execute(
+            &st,
+            &[
+                &trimmed.iter().map(|(k, _)| k.0.as_str()).collect::<Vec<_>>(),
+                &trimmed.iter().map(|(k, _)| k.1.as_str()).collect::<Vec<_>>(),
+                &trimmed.iter().map(|(k, _)| k.2).collect::<Vec<_>>(),
+                &trimmed.iter().map(|(_, n)| *n).collect::<Vec<_>>(),
+                &holder,
+            ],
+        )?;
+    }
     if !rows.is_empty() {
+        // The row is set (not added to): what this replica counts on plus what is added.
         let st = stmts.get(
             tx,
             &format!(
@@ -302,7 +375,7 @@ pub fn grant_batch(
             ],
         )?;
     }
-    Ok(grants.iter().map(|g| results.get(&g.key).copied().unwrap_or(GrantResult { added: 0, target: 0 })).collect())
+    Ok(grants.iter().map(|g| results.get(&g.key).copied().unwrap_or(GrantResult { held: 0, added: None })).collect())
 }
 
 #[cfg(test)]
@@ -312,18 +385,19 @@ mod tests {
     #[test]
     fn grants_shrink_towards_the_quota_and_stop_before_it() {
         // Far from the quota: the cap.
-        assert_eq!(top_up(1_000_000, 0, 0, 0), Some(MAX_UNITS));
-        // A share of what nobody holds.
-        assert_eq!(top_up(800, 0, 0, 0), Some(100));
-        assert_eq!(top_up(800, 400, 0, 0), Some(50));
-        assert_eq!(top_up(800, 400, 200, 0), Some(25));
-        // Never less than what the holder has.
-        assert_eq!(top_up(800, 400, 200, 40), Some(40));
-        // Near the quota: none, and a lease held is not extended.
-        assert_eq!(top_up(100, 90, 0, 0), None);
-        assert_eq!(top_up(100, 90, 5, 3), None);
-        // Used past the quota (a plan lowered mid-month): none.
-        assert_eq!(top_up(100, 150, 0, 0), None);
+        assert_eq!(lease_size(1_000_000, 0, 0, 0), Some(MAX_UNITS));
+        // A share of what nobody else holds, beside what is in flight.
+        assert_eq!(lease_size(800, 0, 0, 0), Some(100));
+        assert_eq!(lease_size(800, 400, 0, 0), Some(50));
+        assert_eq!(lease_size(800, 400, 200, 0), Some(25));
+        assert_eq!(lease_size(800, 400, 200, 40), Some(65));
+        // Never more than what nobody else holds (a quota lowered mid-month).
+        assert_eq!(lease_size(800, 400, 200, 190), Some(200));
+        // Near the quota: none (the row keeps only what is in flight).
+        assert_eq!(lease_size(100, 90, 0, 0), None);
+        assert_eq!(lease_size(100, 90, 5, 3), None);
+        // Used past the quota: none.
+        assert_eq!(lease_size(100, 150, 0, 0), None);
     }
 
     #[test]
@@ -331,11 +405,11 @@ mod tests {
         for quota in [0u64, 1, 7, 16, 100, 5_000, 1 << 40] {
             for used in [0, quota / 3, quota / 2, quota] {
                 for others in [0, (quota - used) / 4, quota - used] {
-                    // What the holder has fits beside the others (the invariant before).
-                    let own = (quota - used - others) / 5;
-                    if let Some(size) = top_up(quota, used, others, own) {
-                        assert!(used + others + size <= quota, "{quota} {used} {others} {own} -> {size}");
-                        assert!(size >= own.max(MIN_UNITS));
+                    for held in [0, (quota - used - others) / 5, quota - used - others] {
+                        if let Some(size) = lease_size(quota, used, others, held) {
+                            assert!(used + others + size <= quota, "{quota} {used} {others} {held} -> {size}");
+                            assert!(size >= held);
+                        }
                     }
                 }
             }
@@ -354,6 +428,19 @@ mod tests {
         Reservation::new(&[e], &move |m| if m == Meter::ScanTransaction { quota } else { None })
     }
 
+    /// A grant as the database answers it when the row holds everything this replica
+    /// counts on.
+    fn grant(leases: &Leases, asked: &Grant, added: Option<u64>) {
+        let mut g = asked.clone();
+        leases.outstanding(&mut g);
+        let held = g.claims;
+        leases.granted(&[(g, Ok(GrantResult { held, added }))]);
+    }
+
+    fn admitted(leases: &Leases, n: usize) -> usize {
+        (0..n).filter(|_| matches!(leases.take(&reservation(1, Some(1000))), Take::Admitted(_))).count()
+    }
+
     #[test]
     fn a_replica_admits_what_its_lease_holds_and_asks_again_in_time() {
         let leases = Leases::new("h".into());
@@ -363,7 +450,7 @@ mod tests {
         assert_eq!(asks.len(), 1);
         assert!(matches!(leases.take(&reservation(1, Some(1000))), Take::Wait(a) if a.is_empty()));
         // Granted 10: ten units are admitted, the eleventh waits.
-        leases.granted(&[(asks[0].clone(), Ok(GrantResult { added: 10, target: 10 }))]);
+        grant(&leases, &asks[0], Some(10));
         let mut asked = 0;
         for _ in 0..10 {
             match leases.take(&reservation(1, Some(1000))) {
@@ -374,17 +461,50 @@ mod tests {
         // Below half the lease it asked for more, once.
         assert_eq!(asked, 1);
         assert!(matches!(leases.take(&reservation(1, Some(1000))), Take::Wait(_)));
-        // A refused grant: not asked again at once.
-        let g = Grant { key: asks[0].key.clone(), quota: 1000, asked: Instant::now() };
-        leases.granted(&[(g, Ok(GrantResult { added: 0, target: 0 }))]);
+        // A refused grant: nothing more is admitted, and it is not asked again at once.
+        grant(&leases, &asks[0], None);
         assert!(matches!(leases.take(&reservation(1, Some(1000))), Take::Wait(a) if a.is_empty()));
+    }
+
+    #[test]
+    fn a_grant_keeps_what_is_counted_on_and_makes_up_for_what_the_row_lost() {
+        let leases = Leases::new("h".into());
+        let Take::Wait(asks) = leases.take(&reservation(1, Some(1000))) else { panic!() };
+        grant(&leases, &asks[0], Some(10));
+        assert_eq!(admitted(&leases, 4), 4);
+        // The grant reads what this replica counts on (10: 4 in flight, 6 admissible), then
+        // two more are admitted before it ends: they come out of the 6, and 5 are added.
+        let mut g = asks[0].clone();
+        leases.outstanding(&mut g);
+        assert_eq!(g.claims, 10);
+        assert_eq!(admitted(&leases, 2), 2);
+        leases.granted(&[(g, Ok(GrantResult { held: 10, added: Some(5) }))]);
+        assert_eq!(admitted(&leases, 12), 9);
+        // Written reservations are no longer in flight.
+        for _ in 0..15 {
+            leases.settled(&reservation(1, Some(1000)));
+        }
+        let mut g = asks[0].clone();
+        leases.outstanding(&mut g);
+        assert_eq!(g.claims, 0);
+
+        // The row had expired (held 0) while 3 calls were in flight and 7 admissible: the
+        // 8 added units first cover the 3 in flight, so 5 may be admitted.
+        let leases = Leases::new("h".into());
+        let Take::Wait(asks) = leases.take(&reservation(1, Some(1000))) else { panic!() };
+        grant(&leases, &asks[0], Some(10));
+        assert_eq!(admitted(&leases, 3), 3);
+        let mut g = asks[0].clone();
+        leases.outstanding(&mut g);
+        leases.granted(&[(g, Ok(GrantResult { held: 0, added: Some(8) }))]);
+        assert_eq!(admitted(&leases, 10), 5);
     }
 
     #[test]
     fn a_closed_replica_admits_nothing_and_asks_for_nothing() {
         let leases = Leases::new("h".into());
         let Take::Wait(asks) = leases.take(&reservation(1, Some(1000))) else { panic!() };
-        leases.granted(&[(asks[0].clone(), Ok(GrantResult { added: 10, target: 10 }))]);
+        grant(&leases, &asks[0], Some(10));
         assert!(matches!(leases.take(&reservation(1, Some(1000))), Take::Admitted(_)));
         leases.close();
         assert!(matches!(leases.take(&reservation(1, Some(1000))), Take::Wait(a) if a.is_empty()));
@@ -396,7 +516,7 @@ mod tests {
         let Take::Wait(asks) = leases.take(&reservation(1, Some(1000))) else { panic!() };
         // Asked long ago: the lease ended locally before the database ends it.
         let old = Grant { asked: Instant::now() - ttl(), ..asks[0].clone() };
-        leases.granted(&[(old, Ok(GrantResult { added: 100, target: 100 }))]);
+        grant(&leases, &old, Some(100));
         assert!(matches!(leases.take(&reservation(1, Some(1000))), Take::Wait(_)));
     }
 }

@@ -203,9 +203,13 @@ impl PgUsage {
             };
             let leases = Leases::new(new_id("rep_")?);
             let mut session = relaxed()?;
-            let holder = leases.holder.clone();
-            let writer = Writer::start("metering-writer", RESERVE_BATCH, move |jobs| {
-                reserve_with_retry(&mut session, &holder, jobs)
+            let written = Arc::clone(&leases);
+            let writer = Writer::start("metering-writer", RESERVE_BATCH, move |jobs: &[Booked]| {
+                let out = reserve_with_retry(&mut session, &written.holder, jobs);
+                for job in jobs.iter().filter(|j| j.leased) {
+                    written.settled(&job.r);
+                }
+                out
             })?;
             // A grant lost with the database's last unflushed commits leaves a lease this
             // replica believes in and the database does not: its calls then take the
@@ -213,7 +217,11 @@ impl PgUsage {
             let mut session = relaxed()?;
             let granted = Arc::clone(&leases);
             let granter = Writer::start("lease-granter", RESERVE_BATCH, move |grants: &[Grant]| {
-                let results = grant_with_retry(&mut session, &granted.holder, grants);
+                let mut grants = grants.to_vec();
+                for g in &mut grants {
+                    granted.outstanding(g);
+                }
+                let results = grant_with_retry(&mut session, &granted.holder, &grants);
                 let outcomes: Vec<(Grant, Result<GrantResult, ()>)> = grants
                     .iter()
                     .zip(&results)
@@ -238,11 +246,13 @@ impl PgUsage {
         self.writer.as_ref().ok_or_else(|| StoreError::Db("the metering writer stopped".into()))
     }
 
-    /// Queues grants of leases (answered to [`Leases::granted`], not to the caller).
+    /// Queues grants of leases (answered to [`Leases::granted`], not to the caller); never
+    /// blocks: a grant the full queue refuses is answered as failed.
     fn ask(&self, grants: Vec<Grant>) {
-        if let Some(g) = &self.granter {
-            for grant in grants {
-                drop(g.queue(grant));
+        let Some(g) = &self.granter else { return };
+        for grant in grants {
+            if let Err(grant) = g.try_queue(grant) {
+                self.leases.granted(&[(grant, Err(()))]);
             }
         }
     }
@@ -698,12 +708,14 @@ enum Checked {
     Missing(Vec<CounterKey>),
 }
 
-/// Creates counter rows (zero) in a transaction of their own, in order.
+/// Creates counter rows (zero) in a transaction of their own, in the order every path locks
+/// them.
 fn create_counters(client: &mut Client, stmts: &mut Statements, keys: &[CounterKey]) -> Result<(), postgres::Error> {
     let st = stmts.get(
         client,
         "INSERT INTO usage_counters (tenant, meter, period_ms, units)
          SELECT t, m, p, 0 FROM UNNEST($1::text[], $2::text[], $3::int8[]) AS u(t, m, p)
+         ORDER BY t COLLATE \"C\", m COLLATE \"C\", p
          ON CONFLICT (tenant, meter, period_ms) DO NOTHING",
     )?;
     client.execute(
@@ -1184,7 +1196,14 @@ impl UsageStore for PgUsage {
     }
 
     fn deliveries(&self, tenant: &str, endpoint_id: &str, limit: u32) -> StoreResult<Vec<Delivery>> {
-        let mut conn = self.conn();
+        let mut client = self.conn();
+        // One snapshot for the deliveries and their attempts: a delivery is never shown pending
+        // beside the successful attempt that finished it.
+        let mut conn = client
+            .build_transaction()
+            .isolation_level(postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()?;
         let rows = conn.query(
             "SELECT d.id, d.message_id, m.event_type, d.state, d.attempts, d.created_ms, d.next_attempt_ms
              FROM webhook_deliveries d JOIN webhook_messages m ON m.id = d.message_id
@@ -1223,6 +1242,7 @@ impl UsageStore for PgUsage {
                 log,
             });
         }
+        conn.commit()?;
         Ok(out)
     }
 

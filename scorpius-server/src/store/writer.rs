@@ -103,6 +103,18 @@ impl<J: Send + 'static, O: Send + 'static> Writer<J, O> {
         rx
     }
 
+    /// Queues a job unless the queue is full (then it is handed back); its outcome is sent
+    /// to a channel nobody reads.
+    pub fn try_queue(&self, job: J) -> Result<(), J> {
+        let (ack, _) = oneshot::channel();
+        match &self.tx {
+            Some(tx) => tx.try_send((job, ack)).map_err(|e| match e {
+                mpsc::TrySendError::Full((job, _)) | mpsc::TrySendError::Disconnected((job, _)) => job,
+            }),
+            None => Err(job),
+        }
+    }
+
     /// Queues a job and blocks the calling thread until it committed (not for async tasks).
     pub fn run(&self, job: J) -> StoreResult<O> {
         self.queue(job).blocking_recv().map_err(|_| StoreError::Db("the storage writer stopped".into()))?

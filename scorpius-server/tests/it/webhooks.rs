@@ -190,8 +190,17 @@ async fn deliveries_are_signed_and_verify_with_the_secret_shown_once() {
             other => panic!("unexpected {other}"),
         }
     }
-    // The delivery log: one successful attempt each, with the receiver's answer.
-    let log = s.get(&format!("/v1/webhooks/{id}/deliveries"), &admin).await.json();
+    // The delivery log: one successful attempt each, with the receiver's answer (the worker
+    // records a delivery just after the receiver answered it).
+    let mut log = Value::Null;
+    for _ in 0..100 {
+        log = s.get(&format!("/v1/webhooks/{id}/deliveries"), &admin).await.json();
+        let states = log["deliveries"].as_array().map(|d| d.iter().filter(|d| d["state"] == "delivered").count());
+        if states == Some(4) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let deliveries = log["deliveries"].as_array().unwrap();
     assert_eq!(deliveries.len(), 4, "{log}");
     for d in deliveries {
