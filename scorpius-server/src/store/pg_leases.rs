@@ -235,6 +235,34 @@ fn ttl() -> Duration {
     Duration::from_millis(TTL_MS.unsigned_abs())
 }
 
+/// Locks the existing counter rows of `keys` (`FOR UPDATE`), in the one order every path
+/// locks them (byte order of tenant and meter, then month), and returns their units.
+pub fn lock_counters<'a>(
+    tx: &mut Transaction<'_>,
+    stmts: &mut Statements,
+    keys: impl Iterator<Item = &'a CounterKey> + Clone,
+) -> Result<BTreeMap<CounterKey, i64>, postgres::Error> {
+    let st = stmts.get(
+        tx,
+        "SELECT c.tenant, c.meter, c.period_ms, c.units FROM usage_counters c
+         JOIN UNNEST($1::text[], $2::text[], $3::int8[]) AS u(t, m, p)
+           ON c.tenant = u.t AND c.meter = u.m AND c.period_ms = u.p
+         ORDER BY c.tenant COLLATE \"C\", c.meter COLLATE \"C\", c.period_ms FOR UPDATE OF c",
+    )?;
+    let rows = tx.query(
+        &st,
+        &[
+            &keys.clone().map(|k| k.0.as_str()).collect::<Vec<_>>(),
+            &keys.clone().map(|k| k.1.as_str()).collect::<Vec<_>>(),
+            &keys.map(|k| k.2).collect::<Vec<_>>(),
+        ],
+    )?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| Some(((r.get(0), r.get::<_, &str>(1).parse::<Meter>().ok()?, r.get(2)), r.get(3))))
+        .collect())
+}
+
 /// What a grant did: the units of the row kept for this replica's claims (`held`), and the
 /// units added to it (`None`: refused, the row is not extended).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -271,19 +299,10 @@ pub fn grant_batch(
     let meters: Vec<&str> = keys.keys().map(|k| k.1.as_str()).collect();
     let periods: Vec<i64> = keys.keys().map(|k| k.2).collect();
     let params: [&(dyn postgres::types::ToSql + Sync); 3] = [&tenants, &meters, &periods];
-    let st = stmts.get(
-        tx,
-        "SELECT c.tenant, c.meter, c.period_ms, c.units FROM usage_counters c
-         JOIN UNNEST($1::text[], $2::text[], $3::int8[]) AS u(t, m, p)
-           ON c.tenant = u.t AND c.meter = u.m AND c.period_ms = u.p
-         ORDER BY c.tenant COLLATE \"C\", c.meter COLLATE \"C\", c.period_ms FOR UPDATE OF c",
-    )?;
-    let mut used: BTreeMap<CounterKey, u64> = BTreeMap::new();
-    for r in tx.query(&st, &params)? {
-        if let Ok(m) = r.get::<_, &str>(1).parse::<Meter>() {
-            used.insert((r.get(0), m, r.get(2)), u64::try_from(r.get::<_, i64>(3)).unwrap_or(0));
-        }
-    }
+    let used: BTreeMap<CounterKey, u64> = lock_counters(tx, stmts, keys.keys().copied())?
+        .into_iter()
+        .map(|(k, v)| (k, u64::try_from(v).unwrap_or(0)))
+        .collect();
     // With the counters locked, the leases of these keys cannot change under us.
     let st = stmts.get(
         tx,

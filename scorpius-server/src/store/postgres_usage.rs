@@ -493,26 +493,7 @@ fn reserve_batch(
         .collect();
     let mut counters: BTreeMap<CounterKey, i64> = BTreeMap::new();
     if !keys.is_empty() {
-        let st = stmts.get(
-            tx,
-            "SELECT c.tenant, c.meter, c.period_ms, c.units FROM usage_counters c
-             JOIN UNNEST($1::text[], $2::text[], $3::int8[]) AS u(t, m, p)
-               ON c.tenant = u.t AND c.meter = u.m AND c.period_ms = u.p
-             ORDER BY c.tenant COLLATE \"C\", c.meter COLLATE \"C\", c.period_ms FOR UPDATE OF c",
-        )?;
-        let rows = tx.query(
-            &st,
-            &[
-                &keys.iter().map(|k| k.0.as_str()).collect::<Vec<_>>(),
-                &keys.iter().map(|k| k.1.as_str()).collect::<Vec<_>>(),
-                &keys.iter().map(|k| k.2).collect::<Vec<_>>(),
-            ],
-        )?;
-        for r in rows {
-            if let Ok(m) = r.get::<_, &str>(1).parse::<Meter>() {
-                counters.insert((r.get(0), m, r.get(2)), r.get(3));
-            }
-        }
+        counters = pg_leases::lock_counters(tx, stmts, keys.iter())?;
         let missing: Vec<CounterKey> = keys.iter().filter(|k| !counters.contains_key(*k)).cloned().collect();
         if !missing.is_empty() {
             return Ok(Checked::Missing(missing));
