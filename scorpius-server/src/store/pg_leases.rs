@@ -179,13 +179,15 @@ impl Leases {
         if fits { Take::Admitted(asks) } else { Take::Wait(asks) }
     }
 
-    /// A reservation admitted by [`Leases::take`] was written (or failed): its units are no
+    /// Reservations admitted by [`Leases::take`] were written (or failed): their units are no
     /// longer in flight.
-    pub fn settled(&self, r: &Reservation) {
+    pub fn settled<'a>(&self, done: impl IntoIterator<Item = &'a Reservation>) {
         let mut local = lock(&self.local);
-        for (key, (units, _)) in r.needs() {
-            if let Some(l) = local.get_mut(&key) {
-                l.in_flight = l.in_flight.saturating_sub(units);
+        for r in done {
+            for (key, (units, _)) in r.needs() {
+                if let Some(l) = local.get_mut(&key) {
+                    l.in_flight = l.in_flight.saturating_sub(units);
+                }
             }
         }
     }
@@ -235,13 +237,48 @@ fn ttl() -> Duration {
     Duration::from_millis(TTL_MS.unsigned_abs())
 }
 
+/// Counter keys, each with a value, as the arrays of
+/// `UNNEST($1::text[], $2::text[], $3::int8[], $4::int8[]) AS u(t, m, p, n)` (a statement over
+/// keys alone binds the first three).
+#[derive(Debug, Default)]
+pub struct KeyColumns<'a> {
+    /// Tenants.
+    pub tenants: Vec<&'a str>,
+    /// Meters.
+    pub meters: Vec<&'static str>,
+    /// Months (start, Unix ms).
+    pub periods: Vec<i64>,
+    /// The values.
+    pub values: Vec<i64>,
+}
+
+impl<'a> KeyColumns<'a> {
+    /// The columns of `rows`, in their order.
+    pub fn new(rows: impl IntoIterator<Item = (&'a CounterKey, i64)>) -> Self {
+        let mut c = KeyColumns::default();
+        for (k, v) in rows {
+            c.tenants.push(&k.0);
+            c.meters.push(k.1.as_str());
+            c.periods.push(k.2);
+            c.values.push(v);
+        }
+        c
+    }
+
+    /// The columns of keys alone.
+    pub fn keys(keys: impl IntoIterator<Item = &'a CounterKey>) -> Self {
+        Self::new(keys.into_iter().map(|k| (k, 0)))
+    }
+}
+
 /// Locks the existing counter rows of `keys` (`FOR UPDATE`), in the one order every path
 /// locks them (byte order of tenant and meter, then month), and returns their units.
 pub fn lock_counters<'a>(
     tx: &mut Transaction<'_>,
     stmts: &mut Statements,
-    keys: impl Iterator<Item = &'a CounterKey> + Clone,
+    keys: impl IntoIterator<Item = &'a CounterKey>,
 ) -> Result<BTreeMap<CounterKey, i64>, postgres::Error> {
+    let c = KeyColumns::keys(keys);
     let st = stmts.get(
         tx,
         "SELECT c.tenant, c.meter, c.period_ms, c.units FROM usage_counters c
@@ -249,14 +286,7 @@ pub fn lock_counters<'a>(
            ON c.tenant = u.t AND c.meter = u.m AND c.period_ms = u.p
          ORDER BY c.tenant COLLATE \"C\", c.meter COLLATE \"C\", c.period_ms FOR UPDATE OF c",
     )?;
-    let rows = tx.query(
-        &st,
-        &[
-            &keys.clone().map(|k| k.0.as_str()).collect::<Vec<_>>(),
-            &keys.clone().map(|k| k.1.as_str()).collect::<Vec<_>>(),
-            &keys.map(|k| k.2).collect::<Vec<_>>(),
-        ],
-    )?;
+    let rows = tx.query(&st, &[&c.tenants, &c.meters, &c.periods])?;
     Ok(rows
         .iter()
         .filter_map(|r| Some(((r.get(0), r.get::<_, &str>(1).parse::<Meter>().ok()?, r.get(2)), r.get(3))))
@@ -295,10 +325,8 @@ pub fn grant_batch(
     grants: &[Grant],
 ) -> Result<Vec<GrantResult>, postgres::Error> {
     let keys: BTreeMap<&CounterKey, u64> = grants.iter().map(|g| (&g.key, g.quota)).collect();
-    let tenants: Vec<&str> = keys.keys().map(|k| k.0.as_str()).collect();
-    let meters: Vec<&str> = keys.keys().map(|k| k.1.as_str()).collect();
-    let periods: Vec<i64> = keys.keys().map(|k| k.2).collect();
-    let params: [&(dyn postgres::types::ToSql + Sync); 3] = [&tenants, &meters, &periods];
+    let c = KeyColumns::keys(keys.keys().copied());
+    let params: [&(dyn postgres::types::ToSql + Sync); 3] = [&c.tenants, &c.meters, &c.periods];
     let used: BTreeMap<CounterKey, u64> = lock_counters(tx, stmts, keys.keys().copied())?
         .into_iter()
         .map(|(k, v)| (k, u64::try_from(v).unwrap_or(0)))
@@ -320,7 +348,7 @@ pub fn grant_batch(
     )?;
     let mut own: BTreeMap<CounterKey, u64> = BTreeMap::new();
     let mut others: BTreeMap<CounterKey, u64> = BTreeMap::new();
-    for r in tx.query(&st, &[&tenants, &meters, &periods, &holder])? {
+    for r in tx.query(&st, &[&c.tenants, &c.meters, &c.periods, &holder])? {
         if let Ok(m) = r.get::<_, &str>(1).parse::<Meter>() {
             let units = u64::try_from(r.get::<_, i64>(4)).unwrap_or(0);
             let map = if r.get::<_, bool>(3) { &mut own } else { &mut others };
@@ -360,16 +388,8 @@ pub fn grant_batch(
             "UPDATE usage_leases l SET units = u.n FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::int8[]) AS u(t, m, p, n)
              WHERE l.tenant = u.t AND l.meter = u.m AND l.period_ms = u.p AND l.holder = $5",
         )?;
-        tx.execute(
-            &st,
-            &[
-                &trimmed.iter().map(|(k, _)| k.0.as_str()).collect::<Vec<_>>(),
-                &trimmed.iter().map(|(k, _)| k.1.as_str()).collect::<Vec<_>>(),
-                &trimmed.iter().map(|(k, _)| k.2).collect::<Vec<_>>(),
-                &trimmed.iter().map(|(_, n)| *n).collect::<Vec<_>>(),
-                &holder,
-            ],
-        )?;
+        let t = KeyColumns::new(trimmed.iter().copied());
+        tx.execute(&st, &[&t.tenants, &t.meters, &t.periods, &t.values, &holder])?;
     }
     if !rows.is_empty() {
         // The row is set (not added to): what this replica counts on plus what is added.
@@ -382,17 +402,8 @@ pub fn grant_batch(
                  DO UPDATE SET units = excluded.units, expires_ms = excluded.expires_ms"
             ),
         )?;
-        tx.execute(
-            &st,
-            &[
-                &rows.iter().map(|(k, _)| k.0.as_str()).collect::<Vec<_>>(),
-                &rows.iter().map(|(k, _)| k.1.as_str()).collect::<Vec<_>>(),
-                &rows.iter().map(|(k, _)| k.2).collect::<Vec<_>>(),
-                &rows.iter().map(|(_, n)| *n).collect::<Vec<_>>(),
-                &holder,
-                &TTL_MS,
-            ],
-        )?;
+        let r = KeyColumns::new(rows.iter().copied());
+        tx.execute(&st, &[&r.tenants, &r.meters, &r.periods, &r.values, &holder, &TTL_MS])?;
     }
     Ok(grants.iter().map(|g| results.get(&g.key).copied().unwrap_or(GrantResult { held: 0, added: None })).collect())
 }
@@ -500,9 +511,8 @@ mod tests {
         leases.granted(&[(g, Ok(GrantResult { held: 10, added: Some(5) }))]);
         assert_eq!(admitted(&leases, 12), 9);
         // Written reservations are no longer in flight.
-        for _ in 0..15 {
-            leases.settled(&reservation(1, Some(1000)));
-        }
+        let done: Vec<Reservation> = (0..15).map(|_| reservation(1, Some(1000))).collect();
+        leases.settled(&done);
         let mut g = asks[0].clone();
         leases.outstanding(&mut g);
         assert_eq!(g.claims, 0);

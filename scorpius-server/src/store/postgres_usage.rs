@@ -24,7 +24,7 @@ use scorpius_core::{
 
 use super::{
     StoreError, StoreResult,
-    pg_leases::{self, DB_NOW_MS, Grant, GrantResult, Leases, Take},
+    pg_leases::{self, DB_NOW_MS, Grant, GrantResult, KeyColumns, Leases, Take},
     usage::{
         AttemptResult, Claimed, CounterKey, EndpointRecord, RecordOutcome, Reservation, UsageEvent, UsageRows,
         UsageStore, buckets, crossings, events_parse, events_text, gran_code, lock_order, message_body, new_id,
@@ -206,9 +206,7 @@ impl PgUsage {
             let written = Arc::clone(&leases);
             let writer = Writer::start("metering-writer", RESERVE_BATCH, move |jobs: &[Booked]| {
                 let out = reserve_with_retry(&mut session, &written.holder, jobs);
-                for job in jobs.iter().filter(|j| j.leased) {
-                    written.settled(&job.r);
-                }
+                written.settled(jobs.iter().filter(|j| j.leased).map(|j| &j.r));
                 out
             })?;
             // A grant lost with the database's last unflushed commits leaves a lease this
@@ -523,15 +521,8 @@ fn reserve_batch(
                  WHERE l.expires_ms > now.ms"
             ),
         )?;
-        let rows = tx.query(
-            &st,
-            &[
-                &limited.iter().map(|k| k.0.as_str()).collect::<Vec<_>>(),
-                &limited.iter().map(|k| k.1.as_str()).collect::<Vec<_>>(),
-                &limited.iter().map(|k| k.2).collect::<Vec<_>>(),
-                &holder,
-            ],
-        )?;
+        let c = KeyColumns::keys(limited.iter().copied());
+        let rows = tx.query(&st, &[&c.tenants, &c.meters, &c.periods, &holder])?;
         for r in rows {
             let Ok(m) = r.get::<_, &str>(1).parse::<Meter>() else { continue };
             let key = (r.get(0), m, r.get(2));
@@ -637,10 +628,10 @@ fn reserve_batch(
     // statement (`rollup_rows` sums duplicates, so no row is hit twice). The counter rows are
     // locked already, and lease rows only change under their counter's lock, so the order
     // in which the parts run cannot deadlock.
-    let drawn: Vec<(&CounterKey, &i64)> = own.iter().filter(|(k, v)| own_before.get(*k) != Some(*v)).collect();
-    let changed: Vec<(&CounterKey, &i64)> = counters.iter().filter(|(k, v)| before.get(*k) != Some(*v)).collect();
+    let drawn = KeyColumns::new(own.iter().filter(|(k, v)| own_before.get(*k) != Some(*v)).map(|(k, v)| (k, *v)));
+    let changed = KeyColumns::new(counters.iter().filter(|(k, v)| before.get(*k) != Some(*v)).map(|(k, v)| (k, *v)));
     let rows = rollup_rows(&accepted);
-    if !drawn.is_empty() || !changed.is_empty() || !rows.is_empty() {
+    if !drawn.values.is_empty() || !changed.values.is_empty() || !rows.is_empty() {
         let st = stmts.get(
             tx,
             "WITH leases AS (
@@ -659,15 +650,15 @@ fn reserve_batch(
         tx.execute(
             &st,
             &[
-                &drawn.iter().map(|(k, _)| k.0.as_str()).collect::<Vec<_>>(),
-                &drawn.iter().map(|(k, _)| k.1.as_str()).collect::<Vec<_>>(),
-                &drawn.iter().map(|(k, _)| k.2).collect::<Vec<_>>(),
-                &drawn.iter().map(|(_, v)| **v).collect::<Vec<_>>(),
+                &drawn.tenants,
+                &drawn.meters,
+                &drawn.periods,
+                &drawn.values,
                 &holder,
-                &changed.iter().map(|(k, _)| k.0.as_str()).collect::<Vec<_>>(),
-                &changed.iter().map(|(k, _)| k.1.as_str()).collect::<Vec<_>>(),
-                &changed.iter().map(|(k, _)| k.2).collect::<Vec<_>>(),
-                &changed.iter().map(|(_, v)| **v).collect::<Vec<_>>(),
+                &changed.tenants,
+                &changed.meters,
+                &changed.periods,
+                &changed.values,
                 &rows.iter().map(|r| r.0.as_str()).collect::<Vec<_>>(),
                 &rows.iter().map(|r| r.1).collect::<Vec<_>>(),
                 &rows.iter().map(|r| r.2).collect::<Vec<_>>(),
@@ -699,14 +690,8 @@ fn create_counters(client: &mut Client, stmts: &mut Statements, keys: &[CounterK
          ORDER BY t COLLATE \"C\", m COLLATE \"C\", p
          ON CONFLICT (tenant, meter, period_ms) DO NOTHING",
     )?;
-    client.execute(
-        &st,
-        &[
-            &keys.iter().map(|k| k.0.as_str()).collect::<Vec<_>>(),
-            &keys.iter().map(|k| k.1.as_str()).collect::<Vec<_>>(),
-            &keys.iter().map(|k| k.2).collect::<Vec<_>>(),
-        ],
-    )?;
+    let c = KeyColumns::keys(keys);
+    client.execute(&st, &[&c.tenants, &c.meters, &c.periods])?;
     Ok(())
 }
 
