@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Where metering's cost goes on PostgreSQL (issue 9): CPU seconds of each scorpius-server
-# thread and of each of its PostgreSQL backends during 10 s of open-loop 1,000 requests/s of
+# Where metering's cost goes (issue 9): CPU seconds of each scorpius-server thread and, on
+# PostgreSQL, of each of its backends during 10 s of open-loop 1,000 requests/s of
 # POST /v1/scan/transaction, metering off and then on (a plan with a quota on the measured
-# meter), read from /proc/<pid>/stat before and after. Needs a local PostgreSQL on
-# 127.0.0.1:5432 (trust auth) and psql; port 18082. BIN_DIR=dir runs the scorpius-server and
-# rate_load binaries found there instead of building.
+# meter), read from /proc/<pid>/stat before and after. BACKEND=postgres (the default) needs a
+# local PostgreSQL on 127.0.0.1:5432 (trust auth) and psql; BACKEND=sqlite runs on the
+# embedded store. Port 18082. BIN_DIR=dir runs the scorpius-server and rate_load binaries
+# found there instead of building.
 set -eu
 cd "$(dirname "$0")/.."
 if [ -n "${BIN_DIR:-}" ]; then
@@ -20,10 +21,14 @@ trap 'rm -rf "$CONF"' EXIT
 printf '[metering]\nenabled = false\n' >"$CONF/off.toml"
 printf '[metering]\nenabled = true\ndefault_plan = "p"\n[metering.plans.p]\nquotas = { "scan.transaction" = 100000000 }\n' >"$CONF/on.toml"
 PSQL=(psql -h 127.0.0.1 -U postgres -qAt)
+BACKEND=${BACKEND:-postgres}
 for mode in off on; do
   D=$(mktemp -d) DB=scorpius_metering_cpu_$$
-  "${PSQL[@]}" -c "CREATE DATABASE $DB"
-  ARGS=(--data-dir "$D" --config "$CONF/$mode.toml" --database-url "postgres://postgres@127.0.0.1:5432/$DB")
+  ARGS=(--data-dir "$D" --config "$CONF/$mode.toml")
+  if [ "$BACKEND" = postgres ]; then
+    "${PSQL[@]}" -c "CREATE DATABASE $DB"
+    ARGS+=(--database-url "postgres://postgres@127.0.0.1:5432/$DB")
+  fi
   KEY=$($SERVER "${ARGS[@]}" admin create-key --role security --tenant perf 2>/dev/null)
   $SERVER "${ARGS[@]}" --bind 127.0.0.1:18082 2>/dev/null &
   PID=$!
@@ -32,6 +37,7 @@ for mode in off on; do
   # name ticks, for each server thread (by name) and each backend (by its last statement)
   snap() {
     for t in /proc/$PID/task/*; do echo "server:$(cat "$t/comm") $(awk '{print $14+$15}' "$t/stat")"; done
+    [ "$BACKEND" = postgres ] || return 0
     "${PSQL[@]}" -F ' ' -c "SELECT pid, left(regexp_replace(query, '\\s+', ' ', 'g'), 30) FROM pg_stat_activity WHERE datname = '$DB'" |
       while read -r pid query; do echo "postgres:${query// /_} $(awk '{print $14+$15}' "/proc/$pid/stat")"; done
   }
@@ -40,7 +46,7 @@ for mode in off on; do
   snap >"$D/after"
   kill -TERM $PID
   wait $PID || true
-  "${PSQL[@]}" -c "DROP DATABASE $DB WITH (FORCE)"
+  if [ "$BACKEND" = postgres ]; then "${PSQL[@]}" -c "DROP DATABASE $DB WITH (FORCE)"; fi
   # CPU seconds per name (tokio workers summed), largest first
   awk -v hz="$(getconf CLK_TCK)" '
     FNR == NR { before[$1] += $2; next }

@@ -34,7 +34,8 @@ use super::{
 /// Rollup rows per statement (6 parameters each, far below SQLite's limit).
 const ROLLUP_CHUNK: usize = 500;
 
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
 CREATE TABLE usage_events (
     tenant  TEXT NOT NULL,
     idem_id TEXT NOT NULL,
@@ -113,7 +114,47 @@ CREATE TABLE webhook_attempts (
     response    TEXT
 );
 CREATE INDEX webhook_attempts_delivery ON webhook_attempts (delivery_id, seq);
-"];
+",
+    // The tables every metered call writes, rebuilt WITHOUT ROWID: a row is stored once, in its
+    // primary key's b-tree, instead of in the table and again in the key's index, which halves
+    // the pages each reservation dirties and its commit writes to the WAL.
+    "
+CREATE TABLE usage_events_v2 (
+    tenant  TEXT NOT NULL,
+    idem_id TEXT NOT NULL,
+    key_id  TEXT NOT NULL,
+    meter   TEXT NOT NULL,
+    units   INTEGER NOT NULL,
+    ts_ms   INTEGER NOT NULL,
+    PRIMARY KEY (tenant, idem_id)
+) WITHOUT ROWID;
+INSERT INTO usage_events_v2 SELECT tenant, idem_id, key_id, meter, units, ts_ms FROM usage_events;
+DROP TABLE usage_events;
+ALTER TABLE usage_events_v2 RENAME TO usage_events;
+CREATE TABLE usage_rollups_v2 (
+    tenant    TEXT NOT NULL,
+    gran      TEXT NOT NULL,
+    bucket_ms INTEGER NOT NULL,
+    key_id    TEXT NOT NULL,
+    meter     TEXT NOT NULL,
+    units     INTEGER NOT NULL,
+    PRIMARY KEY (tenant, gran, bucket_ms, key_id, meter)
+) WITHOUT ROWID;
+INSERT INTO usage_rollups_v2 SELECT tenant, gran, bucket_ms, key_id, meter, units FROM usage_rollups;
+DROP TABLE usage_rollups;
+ALTER TABLE usage_rollups_v2 RENAME TO usage_rollups;
+CREATE TABLE usage_counters_v2 (
+    tenant    TEXT NOT NULL,
+    meter     TEXT NOT NULL,
+    period_ms INTEGER NOT NULL,
+    units     INTEGER NOT NULL,
+    PRIMARY KEY (tenant, meter, period_ms)
+) WITHOUT ROWID;
+INSERT INTO usage_counters_v2 SELECT tenant, meter, period_ms, units FROM usage_counters;
+DROP TABLE usage_counters;
+ALTER TABLE usage_counters_v2 RENAME TO usage_counters;
+",
+];
 
 /// The SQLite metering store.
 #[derive(Debug)]
@@ -340,6 +381,14 @@ fn state_of(s: &str) -> DeliveryState {
     }
 }
 
+/// The rollup statement for `n` rows in SQLite's dialect: built once for the sizes one call
+/// writes (its meters times three granularities), else on demand.
+fn sqlite_rollup_sql(n: usize) -> std::borrow::Cow<'static, str> {
+    static COMMON: std::sync::LazyLock<Vec<String>> =
+        std::sync::LazyLock::new(|| (0..=12).map(|n| rollup_sql(n, |i| format!("?{i}"), "units")).collect());
+    COMMON.get(n).map_or_else(|| rollup_sql(n, |i| format!("?{i}"), "units").into(), |s| s.as_str().into())
+}
+
 /// One reservation inside the writer's transaction (its savepoint): on a quota refusal the
 /// caller rolls the savepoint back.
 fn record_in(
@@ -402,19 +451,12 @@ fn record_in(
     }
     // Every rollup row of the call in one statement.
     for rows in rollup_rows(&rolled).chunks(ROLLUP_CHUNK) {
-        let sql = rollup_sql(rows.len(), |i| format!("?{i}"), "units");
-        let mut values: Vec<rusqlite::types::Value> = Vec::with_capacity(rows.len() * 6);
-        for (tenant, gran, bucket, key, meter, units) in rows {
-            values.extend([
-                tenant.clone().into(),
-                (*gran).to_owned().into(),
-                (*bucket).into(),
-                key.clone().into(),
-                meter.as_str().to_owned().into(),
-                (*units).into(),
-            ]);
+        let meters: Vec<&'static str> = rows.iter().map(|r| r.4.as_str()).collect();
+        let mut values: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(rows.len() * 6);
+        for ((tenant, gran, bucket, key, _, units), meter) in rows.iter().zip(&meters) {
+            values.extend([tenant as &dyn rusqlite::ToSql, gran, bucket, key, meter, units]);
         }
-        tx.prepare_cached(&sql)?.execute(rusqlite::params_from_iter(values))?;
+        tx.prepare_cached(&sqlite_rollup_sql(rows.len()))?.execute(rusqlite::params_from_iter(values))?;
     }
     for (tenant, meter, t, q, used, period, ts) in crossed {
         let new = tx.execute(
@@ -916,6 +958,52 @@ mod tests {
         // A refused call is rolled back whole: its api.requests event is not kept either.
         assert_eq!(totals.get(&Meter::ApiRequests), Some(&100));
         assert_eq!(store.event_count("acme").unwrap(), 200);
+    }
+
+    /// A store written before the usage tables became WITHOUT ROWID opens with its events,
+    /// counters and rollups intact, keeps deduplicating, and goes on counting.
+    #[test]
+    fn a_store_from_before_without_rowid_keeps_its_usage() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = crate::store::sqlite::now_ms();
+        let quota = |m: Meter| (m == Meter::ScanWallet).then_some(10);
+        {
+            let mut conn = crate::store::sqlite::open_conn(&dir.path().join("metering.sqlite")).unwrap();
+            crate::store::sqlite::migrate(&mut conn, "metering_migrations", &MIGRATIONS[..1]).unwrap();
+            let tx = conn.transaction().unwrap();
+            for id in ["a", "b"] {
+                assert!(matches!(
+                    record_in(&tx, &call(id, Meter::ScanWallet, now), &quota).unwrap(),
+                    RecordOutcome::Recorded { .. }
+                ));
+            }
+            tx.commit().unwrap();
+        }
+        let store = SqliteUsage::open(dir.path()).unwrap();
+        let without_rowid: i64 = store
+            .conn()
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_schema WHERE name IN ('usage_events', 'usage_rollups', 'usage_counters')
+                 AND sql LIKE '%WITHOUT ROWID'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(without_rowid, 3);
+        assert_eq!(store.event_count("acme").unwrap(), 2);
+        let period = Period::containing(now);
+        assert_eq!(store.month_totals("acme", period).unwrap().get(&Meter::ScanWallet), Some(&2));
+        assert!(matches!(
+            store.record(&call("a", Meter::ScanWallet, now), &quota).unwrap(),
+            RecordOutcome::Recorded { duplicates: 1, .. }
+        ));
+        assert!(matches!(
+            store.record(&call("c", Meter::ScanWallet, now), &quota).unwrap(),
+            RecordOutcome::Recorded { duplicates: 0, .. }
+        ));
+        assert_eq!(store.month_totals("acme", period).unwrap().get(&Meter::ScanWallet), Some(&3));
+        let rows = store.usage("acme", Granularity::Month, period.start_ms(), period.end_ms(), true).unwrap();
+        assert_eq!(rows.iter().map(|r| r.3).sum::<u64>(), 3, "{rows:?}");
     }
 
     fn call(id: &str, meter: Meter, ts_ms: i64) -> Vec<UsageEvent> {
