@@ -312,11 +312,11 @@ pub async fn around(state: &AppState, who: &Principal, route: &str, req: Request
             Some(queued) => reserved = Some(queued),
             None => match reserve(&m, events, quota).await {
                 Ok(RecordOutcome::Recorded { counted: c, .. }) => counted = c,
-                Ok(
-                    RecordOutcome::QuotaExceeded { meter, quota, used, period }
-                    | RecordOutcome::Contended { meter, quota, used, period, .. },
-                ) => {
+                Ok(RecordOutcome::QuotaExceeded { meter, quota, used, period }) => {
                     return quota_exceeded(meter, quota, used, period, now).into_response();
+                }
+                Ok(RecordOutcome::Contended { meter, quota, used, period, retry_after_ms }) => {
+                    return quota_held(meter, quota, used, period, retry_after_ms).into_response();
                 }
                 Err(e) => return ApiError::internal(format!("metering: {e}")).into_response(),
             },
@@ -386,8 +386,13 @@ async fn reserve(
     let quota = Arc::new(quota);
     let events = Arc::new(events);
     let start = std::time::Instant::now();
+    let mut retry = false;
     loop {
-        let outcome = if let Some(queued) = m.store.queue_record(&events, &*quota) {
+        // A retry first tries the replica's lease, which it may have been granted meanwhile
+        // (asking for one if not), and takes the exact check only without one.
+        let ahead = if retry { m.store.reserve_ahead(&events, &*quota) } else { None };
+        retry = true;
+        let outcome = if let Some(queued) = ahead.or_else(|| m.store.queue_record(&events, &*quota)) {
             settled(queued).await
         } else {
             let (store, events, quota) = (Arc::clone(&m.store), Arc::clone(&events), Arc::clone(&quota));
@@ -412,6 +417,22 @@ fn quota_exceeded(meter: Meter, quota: u64, used: u64, period: Period, now_ms: i
             rfc3339(reset)
         ),
         retry_after: u64::try_from((reset - now_ms + 999) / 1000).unwrap_or(0),
+    }
+}
+
+/// A call still `Contended` after [`CONTENDED_FOR`]: the units its quota has left are held
+/// by other replicas' live leases for calls they are admitting. It is refused like a call over
+/// the quota (429 `quota-exceeded`), but told to come back soon rather than at the reset: a
+/// lease shrinks as the quota nears, and one whose replica stops using it ends within seconds.
+fn quota_held(meter: Meter, quota: u64, used: u64, period: Period, retry_after_ms: u64) -> ApiError {
+    let secs = retry_after_ms.div_ceil(1000).max(1);
+    ApiError::QuotaExceeded {
+        detail: format!(
+            "the monthly quota of {quota} {meter} is taken: {used} used in {period}, the rest held by other \
+             replicas for calls in flight; try again in {secs} s (the quota resets at {})",
+            rfc3339(period.end_ms())
+        ),
+        retry_after: secs,
     }
 }
 

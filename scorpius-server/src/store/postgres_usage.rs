@@ -907,7 +907,18 @@ impl UsageStore for PgUsage {
 
     fn release(&self) -> StoreResult<()> {
         self.leases.close();
-        self.conn().execute("DELETE FROM usage_leases WHERE holder = $1", &[&self.leases.holder])?;
+        // Under the counters' locks, taken in the order every writer and granter takes them,
+        // so releasing cannot deadlock with another replica's grant.
+        let holder = &self.leases.holder;
+        self.with_tx(|tx| {
+            let keys: Vec<CounterKey> = tx
+                .query("SELECT tenant, meter, period_ms FROM usage_leases WHERE holder = $1", &[holder])?
+                .iter()
+                .filter_map(|r| Some((r.get(0), r.get::<_, &str>(1).parse::<Meter>().ok()?, r.get(2))))
+                .collect();
+            pg_leases::lock_counters(tx, &mut Statements::default(), &keys)?;
+            tx.execute("DELETE FROM usage_leases WHERE holder = $1", &[holder])
+        })?;
         Ok(())
     }
 

@@ -371,6 +371,43 @@ async fn a_dead_replicas_lease_delays_the_last_units_but_never_loses_them() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn units_held_by_a_live_lease_elsewhere_are_refused_with_a_short_retry_after() {
+    use scorpius_core::metering::Period;
+    let db = TestDb::new();
+    let keys = tempfile::tempdir().unwrap();
+    let a = start_pg_with(&db, keys.path(), limited_plan("acme", 10)).await;
+    let acme = a.key_expiring("acme", Role::Security, None).await;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
+    let period = Period::containing(i64::try_from(now).unwrap()).start_ms();
+    let url = db.url();
+    // Another replica, alive, holds 8 of the 10 units for a minute.
+    std::thread::spawn(move || {
+        let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        c.execute(
+            "INSERT INTO usage_leases (tenant, meter, period_ms, holder, units, expires_ms)
+             VALUES ('acme', 'scan.domain', $1, 'rep_busy', 8, (extract(epoch from clock_timestamp()) * 1000)::int8 + 60000)",
+            &[&period],
+        )
+        .unwrap();
+    })
+    .join()
+    .unwrap();
+    let body = json!({ "site": "example.org" });
+    for _ in 0..2 {
+        assert_eq!(a.post("/v1/scan/domain", &acme.secret, &body).await.status, 201);
+    }
+    let started = std::time::Instant::now();
+    let r = a.post("/v1/scan/domain", &acme.secret, &body).await;
+    let problem = r.assert_problem(429, "quota-exceeded");
+    assert!(started.elapsed() >= std::time::Duration::from_secs(3), "refused before the leases had time to end");
+    let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=5).contains(&retry), "Retry-After {retry}: the month's reset instead of the lease's");
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(detail.contains("held by other replicas") && detail.contains("2 used"), "{detail}");
+    a.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_replicas_deliver_each_message_once() {
     use crate::webhooks::{Behaviour, fast, receiver, subscribe, wait_until};
     let db = TestDb::new();
