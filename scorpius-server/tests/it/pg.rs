@@ -337,29 +337,34 @@ async fn two_replicas_lease_quota_units_and_still_count_exactly() {
     assert_eq!(lease_holders(&db), Vec::<(String, i64)>::new(), "stopped replicas release their leases");
 }
 
-/// A replica that died holding a lease: its units count until the lease expires, then the
-/// calls that waited for them are served; none is refused while the quota has room.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_dead_replicas_lease_delays_the_last_units_but_never_loses_them() {
-    use scorpius_core::metering::Period;
-    let db = TestDb::new();
-    let keys = tempfile::tempdir().unwrap();
-    let a = start_pg_with(&db, keys.path(), limited_plan("acme", 10)).await;
-    let acme = a.key_expiring("acme", Role::Security, None).await;
+/// Another replica's lease of `units` of acme's `scan.domain` this month, ending `ms` from
+/// now by the database's clock.
+fn lease_elsewhere(db: &TestDb, holder: &'static str, units: i64, ms: i64) {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
-    let period = Period::containing(i64::try_from(now).unwrap()).start_ms();
+    let period = scorpius_core::metering::Period::containing(i64::try_from(now).unwrap()).start_ms();
     let url = db.url();
     std::thread::spawn(move || {
         let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
         c.execute(
             "INSERT INTO usage_leases (tenant, meter, period_ms, holder, units, expires_ms)
-             VALUES ('acme', 'scan.domain', $1, 'rep_dead', 8, (extract(epoch from clock_timestamp()) * 1000)::int8 + 1500)",
-            &[&period],
+             VALUES ('acme', 'scan.domain', $1, $2, $3, (extract(epoch from clock_timestamp()) * 1000)::int8 + $4)",
+            &[&period, &holder, &units, &ms],
         )
         .unwrap();
     })
     .join()
     .unwrap();
+}
+
+/// A replica that died holding a lease: its units count until the lease expires, then the
+/// calls that waited for them are served; none is refused while the quota has room.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_replicas_lease_delays_the_last_units_but_never_loses_them() {
+    let db = TestDb::new();
+    let keys = tempfile::tempdir().unwrap();
+    let a = start_pg_with(&db, keys.path(), limited_plan("acme", 10)).await;
+    let acme = a.key_expiring("acme", Role::Security, None).await;
+    lease_elsewhere(&db, "rep_dead", 8, 1500);
     let body = json!({ "site": "example.org" });
     let mut statuses = Vec::new();
     for _ in 0..11 {
@@ -370,28 +375,16 @@ async fn a_dead_replicas_lease_delays_the_last_units_but_never_loses_them() {
     a.stop().await;
 }
 
+/// A live replica holding most of a quota: a call that fits the used units but not beside
+/// that lease waits 3 s, then is refused with a Retry-After of seconds, not the month's reset.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn units_held_by_a_live_lease_elsewhere_are_refused_with_a_short_retry_after() {
-    use scorpius_core::metering::Period;
     let db = TestDb::new();
     let keys = tempfile::tempdir().unwrap();
     let a = start_pg_with(&db, keys.path(), limited_plan("acme", 10)).await;
     let acme = a.key_expiring("acme", Role::Security, None).await;
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
-    let period = Period::containing(i64::try_from(now).unwrap()).start_ms();
-    let url = db.url();
     // Another replica, alive, holds 8 of the 10 units for a minute.
-    std::thread::spawn(move || {
-        let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
-        c.execute(
-            "INSERT INTO usage_leases (tenant, meter, period_ms, holder, units, expires_ms)
-             VALUES ('acme', 'scan.domain', $1, 'rep_busy', 8, (extract(epoch from clock_timestamp()) * 1000)::int8 + 60000)",
-            &[&period],
-        )
-        .unwrap();
-    })
-    .join()
-    .unwrap();
+    lease_elsewhere(&db, "rep_busy", 8, 60_000);
     let body = json!({ "site": "example.org" });
     for _ in 0..2 {
         assert_eq!(a.post("/v1/scan/domain", &acme.secret, &body).await.status, 201);
