@@ -424,6 +424,7 @@ fn quota_exceeded(meter: Meter, quota: u64, used: u64, period: Period, now_ms: i
 /// by other replicas' live leases for calls they are admitting. It is refused like a call over
 /// the quota (429 `quota-exceeded`), but told to come back soon rather than at the reset: a
 /// lease shrinks as the quota nears, and one whose replica stops using it ends within seconds.
+/// `retry_after_ms` is the server's own retry delay (at most 0.5 s), so this is 1 s.
 fn quota_held(meter: Meter, quota: u64, used: u64, period: Period, retry_after_ms: u64) -> ApiError {
     let secs = retry_after_ms.div_ceil(1000).max(1);
     ApiError::QuotaExceeded {

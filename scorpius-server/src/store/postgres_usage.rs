@@ -571,10 +571,12 @@ fn reserve_batch(
                     let leased = to_u64(theirs).saturating_add(own_units);
                     let used = to_u64(*slot);
                     if used.saturating_add(leased).saturating_add(e.units) > q {
-                        over = Some(if !job.leased && used.saturating_add(e.units) <= q {
+                        over = Some(if used.saturating_add(e.units) <= q {
                             // It fits what is used: wait for the leases to be used or to end
                             // (this replica's own lease is being used by its calls in flight:
-                            // look again soon).
+                            // look again soon). A leased call whose lease ran out lands here
+                            // too: one that already ran is answered 500 either way, and a
+                            // contended call retried against a lease is tried again.
                             let own_end = if own_units > 0 { 100 } else { i64::MAX };
                             let retry = soonest.min(own_end).clamp(10, 500);
                             RecordOutcome::Contended {
@@ -911,6 +913,8 @@ impl UsageStore for PgUsage {
         // so releasing cannot deadlock with another replica's grant.
         let holder = &self.leases.holder;
         self.with_tx(|tx| {
+            // Not longer than a lease lives: past that its rows no longer count anyway.
+            tx.batch_execute(&format!("SET LOCAL lock_timeout = {}", pg_leases::TTL_MS))?;
             let keys: Vec<CounterKey> = tx
                 .query("SELECT tenant, meter, period_ms FROM usage_leases WHERE holder = $1", &[holder])?
                 .iter()
