@@ -117,7 +117,8 @@ CREATE INDEX webhook_attempts_delivery ON webhook_attempts (delivery_id, seq);
 ",
     // The tables every metered call writes, rebuilt WITHOUT ROWID: a row is stored once, in its
     // primary key's b-tree, instead of in the table and again in the key's index, which halves
-    // the pages each reservation dirties and its commit writes to the WAL.
+    // the pages each reservation dirties and its commit writes to the WAL. Rows are copied in key
+    // order (read from the old primary-key index), so the new b-trees are built by appending.
     "
 CREATE TABLE usage_events_v2 (
     tenant  TEXT NOT NULL,
@@ -128,7 +129,8 @@ CREATE TABLE usage_events_v2 (
     ts_ms   INTEGER NOT NULL,
     PRIMARY KEY (tenant, idem_id)
 ) WITHOUT ROWID;
-INSERT INTO usage_events_v2 SELECT tenant, idem_id, key_id, meter, units, ts_ms FROM usage_events;
+INSERT INTO usage_events_v2 SELECT tenant, idem_id, key_id, meter, units, ts_ms FROM usage_events
+    ORDER BY tenant, idem_id;
 DROP TABLE usage_events;
 ALTER TABLE usage_events_v2 RENAME TO usage_events;
 CREATE TABLE usage_rollups_v2 (
@@ -140,7 +142,8 @@ CREATE TABLE usage_rollups_v2 (
     units     INTEGER NOT NULL,
     PRIMARY KEY (tenant, gran, bucket_ms, key_id, meter)
 ) WITHOUT ROWID;
-INSERT INTO usage_rollups_v2 SELECT tenant, gran, bucket_ms, key_id, meter, units FROM usage_rollups;
+INSERT INTO usage_rollups_v2 SELECT tenant, gran, bucket_ms, key_id, meter, units FROM usage_rollups
+    ORDER BY tenant, gran, bucket_ms, key_id, meter;
 DROP TABLE usage_rollups;
 ALTER TABLE usage_rollups_v2 RENAME TO usage_rollups;
 CREATE TABLE usage_counters_v2 (
@@ -150,7 +153,8 @@ CREATE TABLE usage_counters_v2 (
     units     INTEGER NOT NULL,
     PRIMARY KEY (tenant, meter, period_ms)
 ) WITHOUT ROWID;
-INSERT INTO usage_counters_v2 SELECT tenant, meter, period_ms, units FROM usage_counters;
+INSERT INTO usage_counters_v2 SELECT tenant, meter, period_ms, units FROM usage_counters
+    ORDER BY tenant, meter, period_ms;
 DROP TABLE usage_counters;
 ALTER TABLE usage_counters_v2 RENAME TO usage_counters;
 ",
