@@ -439,6 +439,33 @@ fn reserve_with_retry(session: &mut Session, holder: &str, jobs: &[Booked]) -> V
     out.into_iter().map(|o| o.unwrap_or_else(|| Err(StoreError::Db("metering: no outcome".into())))).collect()
 }
 
+/// Events as the column arrays of `UNNEST($1::text[], $2::text[], $3::text[], $4::text[],
+/// $5::int8[], $6::int8[])`: tenant, idempotency id, key, meter, units, time.
+#[derive(Debug, Default)]
+struct EventColumns<'a> {
+    tenants: Vec<&'a str>,
+    idem_ids: Vec<&'a str>,
+    key_ids: Vec<&'a str>,
+    meters: Vec<&'static str>,
+    units: Vec<i64>,
+    ts_ms: Vec<i64>,
+}
+
+impl<'a> EventColumns<'a> {
+    fn new(events: impl IntoIterator<Item = &'a UsageEvent>) -> Self {
+        let mut c = EventColumns::default();
+        for e in events {
+            c.tenants.push(&e.tenant);
+            c.idem_ids.push(&e.idem_id);
+            c.key_ids.push(&e.key_id);
+            c.meters.push(e.meter.as_str());
+            c.units.push(to_i64(e.units));
+            c.ts_ms.push(e.ts_ms);
+        }
+        c
+    }
+}
+
 /// Applies a batch of reservations, as if one after another, in a handful of statements:
 /// the events are inserted together (duplicates skipped), the tenants' monthly counters
 /// are locked once, in order, and checked in memory call by call (a call that would go over
@@ -459,24 +486,14 @@ fn reserve_batch(
     // Events, in (tenant, idempotency id) order so concurrent batches lock them alike.
     let mut all: Vec<&UsageEvent> = jobs.iter().flat_map(|j| j.r.events.iter()).filter(|e| e.units > 0).collect();
     all.sort_by(|a, b| (&a.tenant, &a.idem_id).cmp(&(&b.tenant, &b.idem_id)));
-    let col = |f: fn(&UsageEvent) -> &str| all.iter().map(|e| f(e)).collect::<Vec<&str>>();
+    let c = EventColumns::new(all.iter().copied());
     let st = stmts.get(
         tx,
         "INSERT INTO usage_events (tenant, idem_id, key_id, meter, units, ts_ms)
          SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::int8[])
          ON CONFLICT (tenant, idem_id) DO NOTHING RETURNING tenant, idem_id",
     )?;
-    let inserted = tx.query(
-        &st,
-        &[
-            &col(|e| &e.tenant),
-            &col(|e| &e.idem_id),
-            &col(|e| &e.key_id),
-            &col(|e| e.meter.as_str()),
-            &all.iter().map(|e| to_i64(e.units)).collect::<Vec<i64>>(),
-            &all.iter().map(|e| e.ts_ms).collect::<Vec<i64>>(),
-        ],
-    )?;
+    let inserted = tx.query(&st, &[&c.tenants, &c.idem_ids, &c.key_ids, &c.meters, &c.units, &c.ts_ms])?;
     let new: std::collections::HashSet<(String, String)> =
         inserted.iter().map(|r| (r.get::<_, String>(0), r.get::<_, String>(1))).collect();
     let is_new = |e: &UsageEvent| new.contains(&(e.tenant.clone(), e.idem_id.clone()));
@@ -747,7 +764,7 @@ fn reserve_unchecked(
         .filter(|(e, _)| e.units > 0)
         .collect();
     all.sort_by(|a, b| (&a.0.tenant, &a.0.idem_id).cmp(&(&b.0.tenant, &b.0.idem_id)));
-    let col = |f: fn(&UsageEvent) -> &str| all.iter().map(|(e, _)| f(e)).collect::<Vec<&str>>();
+    let c = EventColumns::new(all.iter().map(|(e, _)| *e));
     let bucket = |i: usize| all.iter().map(|(e, _)| buckets(e.ts_ms)[i].1).collect::<Vec<i64>>();
     let [(hour, _), (day, _), (month, _)] = buckets(0);
     let st = stmts.get(
@@ -795,12 +812,12 @@ fn reserve_unchecked(
     let rows = tx.query(
         &st,
         &[
-            &col(|e| &e.tenant),
-            &col(|e| &e.idem_id),
-            &col(|e| &e.key_id),
-            &col(|e| e.meter.as_str()),
-            &all.iter().map(|(e, _)| to_i64(e.units)).collect::<Vec<i64>>(),
-            &all.iter().map(|(e, _)| e.ts_ms).collect::<Vec<i64>>(),
+            &c.tenants,
+            &c.idem_ids,
+            &c.key_ids,
+            &c.meters,
+            &c.units,
+            &c.ts_ms,
             &bucket(0),
             &bucket(1),
             &bucket(2),
