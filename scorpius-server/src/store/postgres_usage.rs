@@ -26,15 +26,17 @@ use super::{
     StoreError, StoreResult,
     pg_leases::{self, DB_NOW_MS, Grant, GrantResult, KeyColumns, Leases, Take},
     usage::{
-        AttemptResult, Claimed, CounterKey, EndpointRecord, RecordOutcome, Reservation, UsageEvent, UsageRows,
-        UsageStore, buckets, crossings, events_parse, events_text, gran_code, lock_order, message_body, new_id,
-        rollup_rows, threshold_data,
+        AttemptResult, Claimed, CounterKey, EndpointRecord, FOLD_CHUNK, Folder, PendingRow, RecordOutcome, Reservation,
+        UsageEvent, UsageRows, UsageStore, buckets, crossings, events_parse, events_text, gran_code, lock_order,
+        message_body, new_id, pending_rows, threshold_data,
     },
     writer::{Queued, Writer},
 };
 
 /// Advisory lock key of these migrations (distinct from the main store's and the audit log's).
 const MIGRATION_LOCK: i64 = 0x5c0_3e7e;
+/// Advisory lock key of the fold: one replica folds at a time, the others skip their turn.
+const FOLD_LOCK: i64 = 0x5c0_f01d;
 
 const POOL: usize = 4;
 
@@ -121,6 +123,20 @@ CREATE TABLE webhook_attempts (
 CREATE INDEX webhook_attempts_delivery ON webhook_attempts (delivery_id, seq);
 ",
     pg_leases::MIGRATION,
+    // Events not yet folded into the rollups (see `usage.rs`): appended by reservations and
+    // refunds, folded and deleted by one replica's folder at a time. No index: it holds about
+    // a second of usage, and every read of it (the fold, a usage query) reads it whole.
+    "
+CREATE TABLE usage_pending (
+    tenant   TEXT NOT NULL,
+    key_id   TEXT NOT NULL,
+    meter    TEXT NOT NULL,
+    units    BIGINT NOT NULL,
+    hour_ms  BIGINT NOT NULL,
+    day_ms   BIGINT NOT NULL,
+    month_ms BIGINT NOT NULL
+);
+",
 ];
 
 /// A reservation as the PostgreSQL writer applies it.
@@ -133,7 +149,7 @@ struct Booked {
 
 /// The PostgreSQL metering store.
 pub struct PgUsage {
-    pool: Option<Vec<Mutex<Client>>>,
+    pool: Option<Arc<Vec<Mutex<Client>>>>,
     next: AtomicUsize,
     /// Reservations, group-committed on a connection of their own ([`reserve_batch`]).
     writer: Option<Writer<Booked, RecordOutcome>>,
@@ -141,6 +157,8 @@ pub struct PgUsage {
     leases: Arc<Leases>,
     /// Grants of leases, on a connection of their own.
     granter: Option<Writer<Grant, GrantResult>>,
+    /// Folds the pending rows into the rollups, on a pooled connection.
+    folder: Option<Folder>,
 }
 
 impl std::fmt::Debug for PgUsage {
@@ -152,8 +170,9 @@ impl std::fmt::Debug for PgUsage {
 impl Drop for PgUsage {
     fn drop(&mut self) {
         // Closing a blocking client blocks: never on an async worker.
-        let (pool, writer, granter) = (self.pool.take(), self.writer.take(), self.granter.take());
-        let _ = std::thread::spawn(move || drop((pool, writer, granter))).join();
+        let (folder, pool, writer, granter) =
+            (self.folder.take(), self.pool.take(), self.writer.take(), self.granter.take());
+        let _ = std::thread::spawn(move || drop((folder, pool, writer, granter))).join();
     }
 }
 
@@ -228,12 +247,16 @@ impl PgUsage {
                 granted.granted(&outcomes);
                 results
             })?;
+            let pool: Arc<Vec<Mutex<Client>>> = Arc::new(pool.into_iter().map(Mutex::new).collect());
+            let folded = Arc::clone(&pool);
+            let folder = Folder::start(move || fold(&mut lock(&folded[0])))?;
             Ok(PgUsage {
-                pool: Some(pool.into_iter().map(Mutex::new).collect()),
+                pool: Some(pool),
                 next: AtomicUsize::new(0),
                 writer: Some(writer),
                 leases,
                 granter: Some(granter),
+                folder: Some(folder),
             })
         })
         .join()
@@ -256,7 +279,7 @@ impl PgUsage {
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Client> {
-        let pool = self.pool.as_deref().unwrap_or_default();
+        let pool = self.pool.as_deref().map(Vec::as_slice).unwrap_or_default();
         let i = self.next.fetch_add(1, Ordering::Relaxed) % pool.len().max(1);
         lock(&pool[i])
     }
@@ -466,12 +489,42 @@ impl<'a> EventColumns<'a> {
     }
 }
 
+/// Pending rows as the column arrays of `UNNEST($1::text[], $2::text[], $3::text[],
+/// $4::int8[], $5::int8[], $6::int8[], $7::int8[])`: tenant, key, meter, units, hour, day,
+/// month.
+#[derive(Debug, Default)]
+struct PendingColumns<'a> {
+    tenants: Vec<&'a str>,
+    key_ids: Vec<&'a str>,
+    meters: Vec<&'static str>,
+    units: Vec<i64>,
+    hours: Vec<i64>,
+    days: Vec<i64>,
+    months: Vec<i64>,
+}
+
+impl<'a> PendingColumns<'a> {
+    fn new(rows: &'a [PendingRow]) -> Self {
+        let mut c = PendingColumns::default();
+        for r in rows {
+            c.tenants.push(&r.tenant);
+            c.key_ids.push(&r.key_id);
+            c.meters.push(r.meter.as_str());
+            c.units.push(r.units);
+            c.hours.push(r.hour_ms);
+            c.days.push(r.day_ms);
+            c.months.push(r.month_ms);
+        }
+        c
+    }
+}
+
 /// Applies a batch of reservations, as if one after another, in a handful of statements:
 /// the events are inserted together (duplicates skipped), the tenants' monthly counters
 /// are locked once, in order, and checked in memory call by call (a call that would go over
-/// a quota keeps nothing: its new events are deleted again), then the counters, rollups and
-/// threshold crossings of the accepted calls are written together. The counter rows stay
-/// locked for one batch, not once per request.
+/// a quota keeps nothing: its new events are deleted again), then the counters, pending
+/// rollup rows and threshold crossings of the accepted calls are written together. The
+/// counter rows stay locked for one batch, not once per request.
 ///
 /// Quota leases ([`pg_leases`]): a leased call's limited units move from this replica's live
 /// lease to the counter, unchecked (the grant checked them). Any other call — or a leased
@@ -643,14 +696,15 @@ fn reserve_batch(
             ],
         )?;
     }
-    // The lease rows drawn from, the counters and every rollup row of the batch, in one
-    // statement (`rollup_rows` sums duplicates, so no row is hit twice). The counter rows are
-    // locked already, and lease rows only change under their counter's lock, so the order
-    // in which the parts run cannot deadlock.
+    // The lease rows drawn from, the counters and the batch's pending rows (for the rollups),
+    // in one statement. The counter rows are locked already, lease rows only change under
+    // their counter's lock, and pending rows are only appended, so the order in which the
+    // parts run cannot deadlock.
     let drawn = KeyColumns::new(own.iter().filter(|(k, v)| own_before.get(*k) != Some(*v)).map(|(k, v)| (k, *v)));
     let changed = KeyColumns::new(counters.iter().filter(|(k, v)| before.get(*k) != Some(*v)).map(|(k, v)| (k, *v)));
-    let rows = rollup_rows(&accepted);
-    if !drawn.values.is_empty() || !changed.values.is_empty() || !rows.is_empty() {
+    let pending = pending_rows(accepted, 1);
+    let rows = PendingColumns::new(&pending);
+    if !drawn.values.is_empty() || !changed.values.is_empty() || !rows.units.is_empty() {
         let st = stmts.get(
             tx,
             "WITH leases AS (
@@ -662,9 +716,9 @@ fn reserve_batch(
                 FROM UNNEST($6::text[], $7::text[], $8::int8[], $9::int8[]) AS u(t, m, p, n)
                 WHERE c.tenant = u.t AND c.meter = u.m AND c.period_ms = u.p
              )
-             INSERT INTO usage_rollups (tenant, gran, bucket_ms, key_id, meter, units)
-             SELECT * FROM UNNEST($10::text[], $11::text[], $12::int8[], $13::text[], $14::text[], $15::int8[])
-             ON CONFLICT (tenant, gran, bucket_ms, key_id, meter) DO UPDATE SET units = usage_rollups.units + excluded.units",
+             INSERT INTO usage_pending (tenant, key_id, meter, units, hour_ms, day_ms, month_ms)
+             SELECT * FROM UNNEST($10::text[], $11::text[], $12::text[], $13::int8[], $14::int8[], $15::int8[],
+                                  $16::int8[])",
         )?;
         tx.execute(
             &st,
@@ -678,12 +732,13 @@ fn reserve_batch(
                 &changed.meters,
                 &changed.periods,
                 &changed.values,
-                &rows.iter().map(|r| r.0.as_str()).collect::<Vec<_>>(),
-                &rows.iter().map(|r| r.1).collect::<Vec<_>>(),
-                &rows.iter().map(|r| r.2).collect::<Vec<_>>(),
-                &rows.iter().map(|r| r.3.as_str()).collect::<Vec<_>>(),
-                &rows.iter().map(|r| r.4.as_str()).collect::<Vec<_>>(),
-                &rows.iter().map(|r| r.5).collect::<Vec<_>>(),
+                &rows.tenants,
+                &rows.key_ids,
+                &rows.meters,
+                &rows.units,
+                &rows.hours,
+                &rows.days,
+                &rows.months,
             ],
         )?;
     }
@@ -748,8 +803,9 @@ fn needs_no_check(jobs: &[&Booked]) -> bool {
 /// A batch of which no call needs a check ([`needs_no_check`]), in one statement: the events
 /// are inserted (duplicates skipped), and from the new ones the counters are added to (locked
 /// in order, all of them before anything else), the units of leased calls are drawn from this
-/// replica's leases, and the rollups are added to. `None` when a lease was no longer live or
-/// short (the caller rolls back and takes [`reserve_batch`], which checks those calls).
+/// replica's leases, and the new events are appended to the pending rows (for the rollups).
+/// `None` when a lease was no longer live or short (the caller rolls back and takes
+/// [`reserve_batch`], which checks those calls).
 fn reserve_unchecked(
     tx: &mut Transaction<'_>,
     stmts: &mut Statements,
@@ -766,7 +822,6 @@ fn reserve_unchecked(
     all.sort_by(|a, b| (&a.0.tenant, &a.0.idem_id).cmp(&(&b.0.tenant, &b.0.idem_id)));
     let c = EventColumns::new(all.iter().map(|(e, _)| *e));
     let bucket = |i: usize| all.iter().map(|(e, _)| buckets(e.ts_ms)[i].1).collect::<Vec<i64>>();
-    let [(hour, _), (day, _), (month, _)] = buckets(0);
     let st = stmts.get(
         tx,
         &format!(
@@ -794,15 +849,8 @@ fn reserve_unchecked(
                   AND l.expires_ms > {DB_NOW_MS} AND l.units >= x.n AND locked.done >= 0
                 RETURNING l.tenant
              ), r AS (
-                INSERT INTO usage_rollups (tenant, gran, bucket_ms, key_id, meter, units)
-                SELECT t, g, b, k, m, SUM(n) FROM (
-                    SELECT t, $12::text AS g, h AS b, k, m, n FROM new
-                    UNION ALL SELECT t, $13::text, d, k, m, n FROM new
-                    UNION ALL SELECT t, $14::text, p, k, m, n FROM new
-                ) x, locked
-                WHERE locked.done >= 0
-                GROUP BY t, g, b, k, m ORDER BY t COLLATE \"C\", g COLLATE \"C\", b, k COLLATE \"C\", m COLLATE \"C\"
-                ON CONFLICT (tenant, gran, bucket_ms, key_id, meter) DO UPDATE SET units = usage_rollups.units + excluded.units
+                INSERT INTO usage_pending (tenant, key_id, meter, units, hour_ms, day_ms, month_ms)
+                SELECT t, k, m, SUM(n), h, d, p FROM new GROUP BY t, k, m, h, d, p
              )
              SELECT 0, tenant, idem_id, NULL::int8, NULL::int8 FROM ins
              UNION ALL SELECT 1, tenant, meter, period_ms, units FROM c
@@ -823,9 +871,6 @@ fn reserve_unchecked(
             &bucket(2),
             &all.iter().map(|(_, leased)| *leased).collect::<Vec<bool>>(),
             &holder,
-            &hour,
-            &day,
-            &month,
         ],
     )?;
     let mut new: std::collections::HashSet<(String, String)> = std::collections::HashSet::new();
@@ -887,6 +932,47 @@ fn reserve_unchecked(
             })
             .collect(),
     ))
+}
+
+/// Folds up to [`FOLD_CHUNK`] pending rows into the rollups and deletes them, in one
+/// statement of one transaction, unless another replica is folding (then 0); returns how
+/// many it moved. The only writer of the rollups, and one at a time, so it cannot deadlock
+/// (a replica of a version from before still adds to them: retried).
+fn fold(client: &mut Client) -> StoreResult<i64> {
+    let mut tries = 0;
+    loop {
+        let r = client.transaction().and_then(|mut tx| {
+            if !tx.query_one("SELECT pg_try_advisory_xact_lock($1)", &[&FOLD_LOCK])?.get::<_, bool>(0) {
+                return Ok(0);
+            }
+            let moved: i64 = tx
+                .query_one(
+                    "WITH moved AS (
+                        DELETE FROM usage_pending WHERE ctid = ANY(ARRAY(SELECT ctid FROM usage_pending LIMIT $1))
+                        RETURNING tenant, key_id, meter, units, hour_ms, day_ms, month_ms
+                     ), r AS (
+                        INSERT INTO usage_rollups (tenant, gran, bucket_ms, key_id, meter, units)
+                        SELECT tenant, gran, bucket_ms, key_id, meter, SUM(units)::int8 FROM (
+                            SELECT tenant, 'h'::text AS gran, hour_ms AS bucket_ms, key_id, meter, units FROM moved
+                            UNION ALL SELECT tenant, 'd', day_ms, key_id, meter, units FROM moved
+                            UNION ALL SELECT tenant, 'm', month_ms, key_id, meter, units FROM moved
+                        ) x
+                        GROUP BY tenant, gran, bucket_ms, key_id, meter HAVING SUM(units) <> 0
+                        ORDER BY tenant COLLATE \"C\", gran COLLATE \"C\", bucket_ms, key_id COLLATE \"C\", meter COLLATE \"C\"
+                        ON CONFLICT (tenant, gran, bucket_ms, key_id, meter)
+                        DO UPDATE SET units = usage_rollups.units + excluded.units
+                     )
+                     SELECT COUNT(*) FROM moved",
+                    &[&FOLD_CHUNK],
+                )?
+                .get(0);
+            tx.commit().map(|()| moved)
+        });
+        match r {
+            Err(e) if retryable(&e) && tries < 5 => tries += 1,
+            r => return Ok(r?),
+        }
+    }
 }
 
 impl UsageStore for PgUsage {
@@ -958,19 +1044,31 @@ impl UsageStore for PgUsage {
                 }
             }
             removed.sort_by_key(|r| r.0);
-            for (meter, key, units, ts) in &removed {
+            for (meter, _, units, ts) in &removed {
                 tx.execute(
                     "UPDATE usage_counters SET units = units - $4 WHERE tenant = $1 AND meter = $2 AND period_ms = $3",
                     &[&tenant, &meter.as_str(), &Period::containing(*ts).start_ms(), units],
                 )?;
-                for (gran, bucket) in buckets(*ts) {
-                    tx.execute(
-                        "UPDATE usage_rollups SET units = units - $6
-                         WHERE tenant = $1 AND gran = $2 AND bucket_ms = $3 AND key_id = $4 AND meter = $5",
-                        &[&tenant, &gran, &bucket, key, &meter.as_str(), units],
-                    )?;
-                }
             }
+            // Taken off the rollups by the fold, or cancelled by the events' own pending rows.
+            let gone: Vec<UsageEvent> = removed
+                .iter()
+                .map(|(meter, key, units, ts)| UsageEvent {
+                    tenant: tenant.to_owned(),
+                    key_id: key.clone(),
+                    meter: *meter,
+                    units: to_u64(*units),
+                    ts_ms: *ts,
+                    idem_id: String::new(),
+                })
+                .collect();
+            let rows = pending_rows(&gone, -1);
+            let c = PendingColumns::new(&rows);
+            tx.execute(
+                "INSERT INTO usage_pending (tenant, key_id, meter, units, hour_ms, day_ms, month_ms)
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::int8[], $5::int8[], $6::int8[], $7::int8[])",
+                &[&c.tenants, &c.key_ids, &c.meters, &c.units, &c.hours, &c.days, &c.months],
+            )?;
             Ok(removed.len())
         })
     }
@@ -983,13 +1081,24 @@ impl UsageStore for PgUsage {
         to_ms: i64,
         by_key: bool,
     ) -> StoreResult<UsageRows> {
+        // The rollups and the rows not folded into them yet, in one statement (one snapshot).
         let sql = if by_key {
-            "SELECT bucket_ms, key_id, meter, SUM(units)::BIGINT FROM usage_rollups
-             WHERE tenant = $1 AND gran = $2 AND bucket_ms >= $3 AND bucket_ms < $4
+            "SELECT bucket_ms, key_id, meter, SUM(units)::BIGINT FROM (
+                 SELECT bucket_ms, key_id, meter, units FROM usage_rollups
+                 WHERE tenant = $1 AND gran = $2 AND bucket_ms >= $3 AND bucket_ms < $4
+                 UNION ALL
+                 SELECT CASE $2 WHEN 'h' THEN hour_ms WHEN 'd' THEN day_ms ELSE month_ms END, key_id, meter, units
+                 FROM usage_pending WHERE tenant = $1
+             ) x WHERE bucket_ms >= $3 AND bucket_ms < $4
              GROUP BY bucket_ms, key_id, meter HAVING SUM(units) > 0 ORDER BY bucket_ms, key_id, meter"
         } else {
-            "SELECT bucket_ms, NULL::TEXT, meter, SUM(units)::BIGINT FROM usage_rollups
-             WHERE tenant = $1 AND gran = $2 AND bucket_ms >= $3 AND bucket_ms < $4
+            "SELECT bucket_ms, NULL::TEXT, meter, SUM(units)::BIGINT FROM (
+                 SELECT bucket_ms, meter, units FROM usage_rollups
+                 WHERE tenant = $1 AND gran = $2 AND bucket_ms >= $3 AND bucket_ms < $4
+                 UNION ALL
+                 SELECT CASE $2 WHEN 'h' THEN hour_ms WHEN 'd' THEN day_ms ELSE month_ms END, meter, units
+                 FROM usage_pending WHERE tenant = $1
+             ) x WHERE bucket_ms >= $3 AND bucket_ms < $4
              GROUP BY bucket_ms, meter HAVING SUM(units) > 0 ORDER BY bucket_ms, meter"
         };
         let rows = self.conn().query(sql, &[&tenant, &gran_code(granularity), &from_ms, &to_ms])?;
@@ -1002,6 +1111,15 @@ impl UsageStore for PgUsage {
             &[&tenant, &period.start_ms()],
         )?;
         rows.iter().map(|r| Ok((meter_of(r.get::<_, &str>(0))?, to_u64(r.get(1))))).collect()
+    }
+
+    fn fold(&self) -> StoreResult<i64> {
+        fold(&mut self.conn())
+    }
+
+    fn pending(&self) -> StoreResult<u64> {
+        let n: i64 = self.conn().query_one("SELECT COUNT(*) FROM usage_pending", &[])?.get(0);
+        Ok(to_u64(n))
     }
 
     fn event_count(&self, tenant: &str) -> StoreResult<u64> {

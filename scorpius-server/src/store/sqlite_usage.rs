@@ -24,15 +24,12 @@ use scorpius_core::{
 use super::{
     StoreError, StoreResult,
     usage::{
-        AttemptResult, Claimed, CounterKey, EndpointRecord, RecordOutcome, Reservation, UsageEvent, UsageRows,
-        UsageStore, buckets, crossings, events_parse, events_text, gran_code, lock_order, message_body, new_id,
-        rollup_rows, rollup_sql, threshold_data,
+        AttemptResult, Claimed, CounterKey, EndpointRecord, FOLD_CHUNK, Folder, PendingRow, RecordOutcome, Reservation,
+        UsageEvent, UsageRows, UsageStore, crossings, events_parse, events_text, gran_code, lock_order, message_body,
+        new_id, pending_rows, threshold_data,
     },
     writer::{Job, Queued, Writer},
 };
-
-/// Rollup rows per statement (6 parameters each, far below SQLite's limit).
-const ROLLUP_CHUNK: usize = 500;
 
 const MIGRATIONS: &[&str] = &[
     "
@@ -158,6 +155,21 @@ INSERT INTO usage_counters_v2 SELECT tenant, meter, period_ms, units FROM usage_
 DROP TABLE usage_counters;
 ALTER TABLE usage_counters_v2 RENAME TO usage_counters;
 ",
+    // Events not yet folded into the rollups (see `usage.rs`): appended by reservations and
+    // refunds, folded and deleted by the store's folder. The rollups of a store from before
+    // are complete, so it starts empty.
+    "
+CREATE TABLE usage_pending (
+    seq      INTEGER PRIMARY KEY,
+    tenant   TEXT NOT NULL,
+    key_id   TEXT NOT NULL,
+    meter    TEXT NOT NULL,
+    units    INTEGER NOT NULL,
+    hour_ms  INTEGER NOT NULL,
+    day_ms   INTEGER NOT NULL,
+    month_ms INTEGER NOT NULL
+);
+",
 ];
 
 /// The SQLite metering store.
@@ -169,6 +181,7 @@ pub struct SqliteUsage {
     writer: Writer<Booked, RecordOutcome>,
     headroom: Arc<Mutex<Headroom>>,
     _checkpoints: super::sqlite::Checkpointer,
+    _folder: Folder,
 }
 
 /// Upper bounds of the monthly counters of metered calls with a quota, kept in memory so a
@@ -292,12 +305,15 @@ impl SqliteUsage {
         // and commits them in one transaction, each in a savepoint of its own (a call over
         // its quota is rolled back alone). One commit per batch instead of one per request.
         let writer = Writer::sqlite("metering-writer", Arc::clone(&pool), 0, MAX_BATCH)?;
+        // Rollups are folded from the pending rows on the writing connection, between batches.
+        let folded = Arc::clone(&pool);
         Ok(SqliteUsage {
             pool,
             next: AtomicUsize::new(0),
             writer,
             headroom: Arc::default(),
             _checkpoints: super::sqlite::Checkpointer::start(&path)?,
+            _folder: Folder::start(move || fold(&mut lock(&folded[0])))?,
         })
     }
 
@@ -385,12 +401,41 @@ fn state_of(s: &str) -> DeliveryState {
     }
 }
 
-/// The rollup statement for `n` rows in SQLite's dialect: built once for the sizes one call
-/// writes (its meters times three granularities), else on demand.
-fn sqlite_rollup_sql(n: usize) -> std::borrow::Cow<'static, str> {
-    static COMMON: std::sync::LazyLock<Vec<String>> =
-        std::sync::LazyLock::new(|| (0..=12).map(|n| rollup_sql(n, |i| format!("?{i}"), "units")).collect());
-    COMMON.get(n).map_or_else(|| rollup_sql(n, |i| format!("?{i}"), "units").into(), |s| s.as_str().into())
+/// Appends pending rows (see `usage.rs`) in the caller's transaction.
+fn add_pending(tx: &Connection, rows: &[PendingRow]) -> StoreResult<()> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO usage_pending (tenant, key_id, meter, units, hour_ms, day_ms, month_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    for r in rows {
+        stmt.execute(params![r.tenant, r.key_id, r.meter.as_str(), r.units, r.hour_ms, r.day_ms, r.month_ms])?;
+    }
+    Ok(())
+}
+
+/// Folds the oldest [`FOLD_CHUNK`] pending rows into the rollups and deletes them, in one
+/// transaction; returns how many it moved.
+fn fold(conn: &mut Connection) -> StoreResult<i64> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let last: Option<i64> = tx
+        .prepare_cached("SELECT seq FROM usage_pending ORDER BY seq LIMIT 1 OFFSET ?1")?
+        .query_row([FOLD_CHUNK - 1], |r| r.get(0))
+        .optional()?;
+    let last = last.unwrap_or(i64::MAX);
+    tx.prepare_cached(
+        "INSERT INTO usage_rollups (tenant, gran, bucket_ms, key_id, meter, units)
+         SELECT tenant, gran, bucket_ms, key_id, meter, SUM(units) FROM (
+             SELECT tenant, 'h' AS gran, hour_ms AS bucket_ms, key_id, meter, units FROM usage_pending WHERE seq <= ?1
+             UNION ALL SELECT tenant, 'd', day_ms, key_id, meter, units FROM usage_pending WHERE seq <= ?1
+             UNION ALL SELECT tenant, 'm', month_ms, key_id, meter, units FROM usage_pending WHERE seq <= ?1
+         ) WHERE true
+         GROUP BY tenant, gran, bucket_ms, key_id, meter HAVING SUM(units) <> 0
+         ON CONFLICT (tenant, gran, bucket_ms, key_id, meter) DO UPDATE SET units = units + excluded.units",
+    )?
+    .execute([last])?;
+    let moved = tx.prepare_cached("DELETE FROM usage_pending WHERE seq <= ?1")?.execute([last])?;
+    tx.commit()?;
+    Ok(i64::try_from(moved).unwrap_or(i64::MAX))
 }
 
 /// One reservation inside the writer's transaction (its savepoint): on a quota refusal the
@@ -453,15 +498,8 @@ fn record_in(
         }
         counted.push(e.idem_id.clone());
     }
-    // Every rollup row of the call in one statement.
-    for rows in rollup_rows(&rolled).chunks(ROLLUP_CHUNK) {
-        let meters: Vec<&'static str> = rows.iter().map(|r| r.4.as_str()).collect();
-        let mut values: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(rows.len() * 6);
-        for ((tenant, gran, bucket, key, _, units), meter) in rows.iter().zip(&meters) {
-            values.extend([tenant as &dyn rusqlite::ToSql, gran, bucket, key, meter, units]);
-        }
-        tx.prepare_cached(&sqlite_rollup_sql(rows.len()))?.execute(rusqlite::params_from_iter(values))?;
-    }
+    // The rollups are folded from these later (see `usage.rs`).
+    add_pending(tx, &pending_rows(rolled, 1))?;
     for (tenant, meter, t, q, used, period, ts) in crossed {
         let new = tx.execute(
             "INSERT INTO usage_thresholds (tenant, meter, period_ms, threshold, ts_ms) VALUES (?1, ?2, ?3, ?4, ?5)
@@ -524,6 +562,7 @@ impl UsageStore for SqliteUsage {
         let mut conn = self.writer();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut removed = Vec::new();
+        let mut gone = Vec::new();
         for id in idem_ids {
             let row: Option<(String, String, i64, i64)> = tx
                 .query_row(
@@ -533,23 +572,27 @@ impl UsageStore for SqliteUsage {
                 )
                 .optional()?;
             if let Some((key, meter, units, ts)) = row {
-                removed.push((meter_of(&meter)?, key, units, ts));
+                let meter = meter_of(&meter)?;
+                removed.push((meter, key.clone(), units, ts));
+                gone.push(UsageEvent {
+                    tenant: tenant.to_owned(),
+                    key_id: key,
+                    meter,
+                    units: to_u64(units),
+                    ts_ms: ts,
+                    idem_id: id.clone(),
+                });
             }
         }
         removed.sort_by_key(|r| r.0);
-        for (meter, key, units, ts) in &removed {
+        for (meter, _, units, ts) in &removed {
             tx.execute(
                 "UPDATE usage_counters SET units = units - ?4 WHERE tenant = ?1 AND meter = ?2 AND period_ms = ?3",
                 params![tenant, meter.as_str(), Period::containing(*ts).start_ms(), units],
             )?;
-            for (gran, bucket) in buckets(*ts) {
-                tx.execute(
-                    "UPDATE usage_rollups SET units = units - ?6
-                     WHERE tenant = ?1 AND gran = ?2 AND bucket_ms = ?3 AND key_id = ?4 AND meter = ?5",
-                    params![tenant, gran, bucket, key, meter.as_str(), units],
-                )?;
-            }
         }
+        // Taken off the rollups by the fold, or cancelled by the event's own pending row.
+        add_pending(&tx, &pending_rows(&gone, -1))?;
         tx.commit()?;
         let mut h = lock(&self.headroom);
         for (meter, _, units, ts) in &removed {
@@ -569,13 +612,24 @@ impl UsageStore for SqliteUsage {
         by_key: bool,
     ) -> StoreResult<UsageRows> {
         let conn = self.conn();
+        // The rollups and the rows not folded into them yet, in one statement (one snapshot).
         let sql = if by_key {
-            "SELECT bucket_ms, key_id, meter, SUM(units) FROM usage_rollups
-             WHERE tenant = ?1 AND gran = ?2 AND bucket_ms >= ?3 AND bucket_ms < ?4
+            "SELECT bucket_ms, key_id, meter, SUM(units) FROM (
+                 SELECT bucket_ms, key_id, meter, units FROM usage_rollups
+                 WHERE tenant = ?1 AND gran = ?2 AND bucket_ms >= ?3 AND bucket_ms < ?4
+                 UNION ALL
+                 SELECT CASE ?2 WHEN 'h' THEN hour_ms WHEN 'd' THEN day_ms ELSE month_ms END, key_id, meter, units
+                 FROM usage_pending WHERE tenant = ?1
+             ) WHERE bucket_ms >= ?3 AND bucket_ms < ?4
              GROUP BY bucket_ms, key_id, meter HAVING SUM(units) > 0 ORDER BY bucket_ms, key_id, meter"
         } else {
-            "SELECT bucket_ms, NULL, meter, SUM(units) FROM usage_rollups
-             WHERE tenant = ?1 AND gran = ?2 AND bucket_ms >= ?3 AND bucket_ms < ?4
+            "SELECT bucket_ms, NULL, meter, SUM(units) FROM (
+                 SELECT bucket_ms, meter, units FROM usage_rollups
+                 WHERE tenant = ?1 AND gran = ?2 AND bucket_ms >= ?3 AND bucket_ms < ?4
+                 UNION ALL
+                 SELECT CASE ?2 WHEN 'h' THEN hour_ms WHEN 'd' THEN day_ms ELSE month_ms END, meter, units
+                 FROM usage_pending WHERE tenant = ?1
+             ) WHERE bucket_ms >= ?3 AND bucket_ms < ?4
              GROUP BY bucket_ms, meter HAVING SUM(units) > 0 ORDER BY bucket_ms, meter"
         };
         let mut stmt = conn.prepare_cached(sql)?;
@@ -595,6 +649,15 @@ impl UsageStore for SqliteUsage {
             .query_map(params![tenant, period.start_ms()], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
             .collect::<Result<Vec<_>, _>>()?;
         rows.into_iter().map(|(m, u)| Ok((meter_of(&m)?, to_u64(u)))).collect()
+    }
+
+    fn fold(&self) -> StoreResult<i64> {
+        fold(&mut self.writer())
+    }
+
+    fn pending(&self) -> StoreResult<u64> {
+        let n: i64 = self.conn().query_row("SELECT COUNT(*) FROM usage_pending", [], |r| r.get(0))?;
+        Ok(to_u64(n))
     }
 
     fn event_count(&self, tenant: &str) -> StoreResult<u64> {
@@ -974,14 +1037,15 @@ mod tests {
         {
             let mut conn = crate::store::sqlite::open_conn(&dir.path().join("metering.sqlite")).unwrap();
             crate::store::sqlite::migrate(&mut conn, "metering_migrations", &MIGRATIONS[..1]).unwrap();
-            let tx = conn.transaction().unwrap();
-            for id in ["a", "b"] {
-                assert!(matches!(
-                    record_in(&tx, &call(id, Meter::ScanWallet, now), &quota).unwrap(),
-                    RecordOutcome::Recorded { .. }
-                ));
-            }
-            tx.commit().unwrap();
+            // What that version wrote for two calls: the events, the counter and the rollups.
+            let period = Period::containing(now).start_ms();
+            conn.execute_batch(&format!(
+                "INSERT INTO usage_events VALUES ('acme', 'a', 'key_1', 'scan.wallet', 1, {now}),
+                                                 ('acme', 'b', 'key_1', 'scan.wallet', 1, {now});
+                 INSERT INTO usage_counters VALUES ('acme', 'scan.wallet', {period}, 2);
+                 INSERT INTO usage_rollups VALUES ('acme', 'm', {period}, 'key_1', 'scan.wallet', 2);"
+            ))
+            .unwrap();
         }
         let store = SqliteUsage::open(dir.path()).unwrap();
         let without_rowid: i64 = store
@@ -1008,6 +1072,82 @@ mod tests {
         assert_eq!(store.month_totals("acme", period).unwrap().get(&Meter::ScanWallet), Some(&3));
         let rows = store.usage("acme", Granularity::Month, period.start_ms(), period.end_ms(), true).unwrap();
         assert_eq!(rows.iter().map(|r| r.3).sum::<u64>(), 3, "{rows:?}");
+    }
+
+    /// Usage is exact before and after the fold: pending rows (refunds included) are read
+    /// beside the rollups, and the fold moves them in chunks without changing an answer.
+    #[test]
+    fn folding_the_pending_rows_changes_no_answer() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteUsage::open(dir.path()).unwrap();
+        let hour = 3_600_000;
+        // 2026-11-03 10:00 UTC and an hour later.
+        let (h10, h11) =
+            (1_793_700_000_000 - 1_793_700_000_000 % hour, 1_793_700_000_000 - 1_793_700_000_000 % hour + hour);
+        let event = |id: &str, key: &str, ts_ms: i64| UsageEvent {
+            tenant: "acme".into(),
+            key_id: key.into(),
+            meter: Meter::ScanAddress,
+            units: 1,
+            ts_ms,
+            idem_id: id.into(),
+        };
+        let calls =
+            [event("a", "k1", h10), event("b", "k1", h10 + 5), event("c", "k2", h10 + 9), event("d", "k1", h11)];
+        for e in &calls {
+            store.record(std::slice::from_ref(e), &|_| Some(100)).unwrap();
+        }
+        assert_eq!(store.unrecord("acme", &["b".to_owned()]).unwrap(), 1);
+        let period = Period::containing(h10);
+        let answers = |store: &SqliteUsage| {
+            [Granularity::Hour, Granularity::Day, Granularity::Month]
+                .map(|g| store.usage("acme", g, period.start_ms(), period.end_ms(), true).unwrap())
+        };
+        let before = answers(&store);
+        assert_eq!(
+            before[0],
+            vec![
+                (h10, Some("k1".into()), Meter::ScanAddress, 1),
+                (h10, Some("k2".into()), Meter::ScanAddress, 1),
+                (h11, Some("k1".into()), Meter::ScanAddress, 1),
+            ]
+        );
+        assert_eq!(
+            before[2],
+            vec![
+                (period.start_ms(), Some("k1".into()), Meter::ScanAddress, 2),
+                (period.start_ms(), Some("k2".into()), Meter::ScanAddress, 1),
+            ]
+        );
+        // The background folder may have run already; fold what is left.
+        while store.fold().unwrap() > 0 {}
+        assert_eq!(store.pending().unwrap(), 0);
+        assert_eq!(answers(&store), before);
+        // A refund of a folded event is taken off the rollups by the next fold.
+        assert_eq!(store.unrecord("acme", &["d".to_owned()]).unwrap(), 1);
+        let after = answers(&store);
+        assert_eq!(after[0].len(), 2, "{after:?}");
+        store.fold().unwrap();
+        assert_eq!(answers(&store), after);
+        let stored: i64 =
+            store.conn().query_row("SELECT SUM(units) FROM usage_rollups WHERE gran = 'm'", [], |r| r.get(0)).unwrap();
+        assert_eq!(stored, 2);
+        // A backlog is folded a chunk at a time.
+        let mut conn = store.writer();
+        conn.execute_batch(&format!(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {})
+             INSERT INTO usage_pending (tenant, key_id, meter, units, hour_ms, day_ms, month_ms)
+             SELECT 'other', 'k', 'scan.address', 1, {h10}, {h10}, {} FROM n",
+            FOLD_CHUNK + 5,
+            period.start_ms()
+        ))
+        .unwrap();
+        assert_eq!(fold(&mut conn).unwrap(), FOLD_CHUNK);
+        assert_eq!(fold(&mut conn).unwrap(), 5);
+        assert_eq!(fold(&mut conn).unwrap(), 0);
+        drop(conn);
+        let other = store.usage("other", Granularity::Month, period.start_ms(), period.end_ms(), false).unwrap();
+        assert_eq!(other, vec![(period.start_ms(), None, Meter::ScanAddress, to_u64(FOLD_CHUNK + 5))]);
     }
 
     fn call(id: &str, meter: Meter, ts_ms: i64) -> Vec<UsageEvent> {

@@ -5,14 +5,21 @@
 //!
 //! Invariants:
 //! - An event is identified by `(tenant, idem_id)`: recording the same id twice counts once.
-//!   The event, its hourly/daily/monthly rollups and the tenant's monthly counter change in one
-//!   transaction.
+//!   The event, its row in `usage_pending` and the tenant's monthly counter change in one
+//!   transaction; a refund deletes the event, decrements the counter and adds a negative
+//!   pending row, in one transaction.
+//! - Rollups (hour, day, month) are folded from `usage_pending` off the request path: one
+//!   transaction adds a chunk of pending rows to `usage_rollups` and deletes them (a
+//!   [`Folder`] thread, every [`FOLD_EVERY`]; on PostgreSQL one replica at a time, under an
+//!   advisory lock). A usage query reads the rollups and the pending rows in one statement,
+//!   hence one snapshot: every counted unit is in exactly one of them, so answers are exact
+//!   whether or not the fold has run.
 //! - Quotas are checked against the monthly counter row (PostgreSQL locks the row, so
 //!   replicas serialise per tenant and meter); when any meter of a call would go over its
 //!   quota, nothing of the call is recorded. On PostgreSQL, units leased to replicas count as
 //!   used until they are used or expire (`pg_leases`).
-//! - Rows are always locked in meter order (counter, then that meter's rollups), so concurrent
-//!   calls cannot deadlock.
+//! - Counter rows are always locked in (tenant, meter, month) order, so concurrent calls
+//!   cannot deadlock; pending rows are only appended, and only the folder writes rollups.
 //! - A threshold crossing is recorded once per tenant, meter, month and threshold, with its
 //!   `usage.threshold_reached` message, in the transaction that crossed it.
 //! - Webhook messages and their deliveries are rows (the outbox): a delivery is claimed with a
@@ -258,7 +265,8 @@ pub trait UsageStore: Send + Sync + 'static {
     /// Takes back events (a call that failed after reserving): deletes them and decrements
     /// the rollups and counters. Returns how many were removed.
     fn unrecord(&self, tenant: &str, idem_ids: &[String]) -> StoreResult<usize>;
-    /// Rollup rows of the tenant with `from_ms ≤ bucket < to_ms`.
+    /// Usage of the tenant with `from_ms ≤ bucket < to_ms`: the rollups plus the pending
+    /// rows not yet folded into them, read in one snapshot (so always exact).
     fn usage(
         &self,
         tenant: &str,
@@ -269,6 +277,12 @@ pub trait UsageStore: Send + Sync + 'static {
     ) -> StoreResult<UsageRows>;
     /// The tenant's counters of a month (what quotas and bills use).
     fn month_totals(&self, tenant: &str, period: Period) -> StoreResult<BTreeMap<Meter, u64>>;
+    /// Folds up to [`FOLD_CHUNK`] pending rows into the rollups, in one transaction that
+    /// deletes them from `usage_pending`; returns how many it moved (0 on PostgreSQL when
+    /// another replica is folding). The store's [`Folder`] calls it every [`FOLD_EVERY`].
+    fn fold(&self) -> StoreResult<i64>;
+    /// Number of pending rows not yet folded, of every tenant (for tests and benchmarks).
+    fn pending(&self) -> StoreResult<u64>;
     /// Number of raw events of the tenant (for tests and benchmarks).
     fn event_count(&self, tenant: &str) -> StoreResult<u64>;
 
@@ -326,35 +340,98 @@ pub fn buckets(ts_ms: i64) -> [(&'static str, i64); 3] {
     ]
 }
 
-/// One rollup row to add: tenant, granularity code, bucket start, key, meter, units.
-pub type RollupRow = (String, &'static str, i64, String, Meter, i64);
-
-/// The rollup rows of the counted events — hour, day and month per event — summed per row
-/// and sorted, so that a backend writes them in one statement and every transaction locks
-/// rows in the same order.
-pub fn rollup_rows(events: &[&UsageEvent]) -> Vec<RollupRow> {
-    let mut rows: BTreeMap<(String, &'static str, i64, String, Meter), i64> = BTreeMap::new();
-    for e in events {
-        for (gran, bucket) in buckets(e.ts_ms) {
-            let units = i64::try_from(e.units).unwrap_or(i64::MAX);
-            let slot = rows.entry((e.tenant.clone(), gran, bucket, e.key_id.clone(), e.meter)).or_insert(0);
-            *slot = slot.saturating_add(units);
-        }
-    }
-    rows.into_iter().map(|((t, g, b, k, m), u)| (t, g, b, k, m, u)).collect()
+/// One row of `usage_pending`, the events not yet folded into the rollups: tenant, key,
+/// meter, units (negative for a refund), and the event's hour, day and month starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingRow {
+    /// Tenant.
+    pub tenant: String,
+    /// Key that caused it.
+    pub key_id: String,
+    /// Meter.
+    pub meter: Meter,
+    /// Units (negative: taken back).
+    pub units: i64,
+    /// Start of the event's hour (Unix ms).
+    pub hour_ms: i64,
+    /// Start of its day (UTC).
+    pub day_ms: i64,
+    /// Start of its month (UTC).
+    pub month_ms: i64,
 }
 
-/// `INSERT … ON CONFLICT DO UPDATE` of `n` rollup rows; `placeholder(i)` is the dialect's
-/// i-th (1-based) parameter and `existing` how the conflicting row's units are named.
-pub fn rollup_sql(n: usize, placeholder: impl Fn(usize) -> String, existing: &str) -> String {
-    let values: Vec<String> = (0..n)
-        .map(|r| format!("({})", (1..=6).map(|c| placeholder(r * 6 + c)).collect::<Vec<_>>().join(", ")))
-        .collect();
-    format!(
-        "INSERT INTO usage_rollups (tenant, gran, bucket_ms, key_id, meter, units) VALUES {} \
-         ON CONFLICT (tenant, gran, bucket_ms, key_id, meter) DO UPDATE SET units = {existing} + excluded.units",
-        values.join(", ")
-    )
+/// The pending rows of counted events (or, with `sign` −1, of events taken back): one per
+/// tenant, key, meter and hour, summed, in that order.
+pub fn pending_rows<'a>(events: impl IntoIterator<Item = &'a UsageEvent>, sign: i64) -> Vec<PendingRow> {
+    let mut rows: BTreeMap<(&str, &str, Meter, i64), PendingRow> = BTreeMap::new();
+    for e in events {
+        let [(_, hour_ms), (_, day_ms), (_, month_ms)] = buckets(e.ts_ms);
+        let units = i64::try_from(e.units).unwrap_or(i64::MAX).saturating_mul(sign);
+        let row = rows.entry((&e.tenant, &e.key_id, e.meter, hour_ms)).or_insert_with(|| PendingRow {
+            tenant: e.tenant.clone(),
+            key_id: e.key_id.clone(),
+            meter: e.meter,
+            units: 0,
+            hour_ms,
+            day_ms,
+            month_ms,
+        });
+        row.units = row.units.saturating_add(units);
+    }
+    rows.into_values().collect()
+}
+
+/// Pending rows folded into the rollups per transaction at most, so a backlog (a store
+/// written while no folder ran) is folded in steps that do not hold the writers up.
+pub const FOLD_CHUNK: i64 = 20_000;
+
+/// How often a [`Folder`] folds the pending rows into the rollups.
+pub const FOLD_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The thread that folds `usage_pending` into `usage_rollups` every [`FOLD_EVERY`]
+/// (`fold` returns the rows moved; it is called again at once while it moves a full chunk).
+/// Stopped and joined when dropped.
+#[derive(Debug)]
+pub struct Folder {
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Folder {
+    /// Starts the thread.
+    pub fn start(fold: impl Fn() -> StoreResult<i64> + Send + 'static) -> StoreResult<Self> {
+        let (stop, rx) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("usage-folder".into())
+            .spawn(move || {
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(FOLD_EVERY) {
+                    loop {
+                        match fold() {
+                            Ok(n) if n >= FOLD_CHUNK => {}
+                            Ok(_) => break,
+                            Err(e) => {
+                                tracing::warn!(error = %e, "metering: folding usage into the rollups failed");
+                                break;
+                            }
+                        }
+                        if !matches!(rx.try_recv(), Err(std::sync::mpsc::TryRecvError::Empty)) {
+                            return;
+                        }
+                    }
+                }
+            })
+            .map_err(|e| StoreError::Db(format!("starting the usage folder thread: {e}")))?;
+        Ok(Folder { stop: Some(stop), thread: Some(thread) })
+    }
+}
+
+impl Drop for Folder {
+    fn drop(&mut self) {
+        self.stop.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 /// The rollup code of a granularity.
@@ -416,26 +493,21 @@ mod tests {
     }
 
     #[test]
-    fn rollup_rows_are_summed_per_row_and_sorted() {
+    fn pending_rows_are_summed_per_hour_and_sorted() {
         let hour = 3_600_000;
-        let (a, b, c) = (
+        let (a, b, c, d) = (
             event("k2", Meter::ScanTransaction, 2, 10 * hour),
             event("k1", Meter::ApiRequests, 1, 10 * hour + 5),
             event("k2", Meter::ScanTransaction, 3, 11 * hour),
+            event("k2", Meter::ScanTransaction, 4, 10 * hour + 7),
         );
-        let rows = rollup_rows(&[&a, &b, &c]);
-        // k1: h, d, m; k2: two hours, one day, one month.
-        assert_eq!(rows.len(), 3 + 4);
-        let mut sorted = rows.clone();
-        sorted.sort();
-        assert_eq!(rows, sorted, "a fixed lock order");
-        let units = |g: &str, k: &str| rows.iter().filter(|r| r.1 == g && r.3 == k).map(|r| r.5).collect::<Vec<_>>();
-        assert_eq!(units("h", "k2"), vec![2, 3]);
-        assert_eq!(units("d", "k2"), vec![5]);
-        assert_eq!(units("m", "k2"), vec![5]);
-        assert_eq!(units("m", "k1"), vec![1]);
-        let sql = rollup_sql(2, |i| format!("${i}"), "usage_rollups.units");
-        assert!(sql.contains("VALUES ($1, $2, $3, $4, $5, $6), ($7, $8, $9, $10, $11, $12) ON CONFLICT"), "{sql}");
-        assert!(sql.ends_with("SET units = usage_rollups.units + excluded.units"), "{sql}");
+        let rows = pending_rows([&a, &b, &c, &d], 1);
+        let got: Vec<(&str, i64, i64)> = rows.iter().map(|r| (r.key_id.as_str(), r.hour_ms, r.units)).collect();
+        // k1 first; k2's two events of hour 10 summed, hour 11 apart.
+        assert_eq!(got, vec![("k1", 10 * hour, 1), ("k2", 10 * hour, 6), ("k2", 11 * hour, 3)]);
+        assert!(rows.iter().all(|r| r.day_ms == 0 && r.month_ms == 0), "1970-01-01, January 1970");
+        let refund = pending_rows([&c], -1);
+        assert_eq!(refund.len(), 1);
+        assert_eq!((refund[0].units, refund[0].hour_ms, refund[0].meter), (-3, 11 * hour, Meter::ScanTransaction));
     }
 }
