@@ -170,9 +170,11 @@ impl std::fmt::Debug for PgUsage {
 impl Drop for PgUsage {
     fn drop(&mut self) {
         // Closing a blocking client blocks: never on an async worker.
-        let (folder, pool, writer, granter) =
-            (self.folder.take(), self.pool.take(), self.writer.take(), self.granter.take());
-        let _ = std::thread::spawn(move || drop((folder, pool, writer, granter))).join();
+        // In this order: the writers finish their batches, the folder folds what they left
+        // pending, then the pool closes.
+        let (writer, granter, folder, pool) =
+            (self.writer.take(), self.granter.take(), self.folder.take(), self.pool.take());
+        let _ = std::thread::spawn(move || drop((writer, granter, folder, pool))).join();
     }
 }
 

@@ -181,6 +181,7 @@ pub struct SqliteUsage {
     writer: Writer<Booked, RecordOutcome>,
     headroom: Arc<Mutex<Headroom>>,
     _checkpoints: super::sqlite::Checkpointer,
+    /// Dropped after the writer (fields drop in order), so its last fold takes everything.
     _folder: Folder,
 }
 
@@ -1148,6 +1149,24 @@ mod tests {
         drop(conn);
         let other = store.usage("other", Granularity::Month, period.start_ms(), period.end_ms(), false).unwrap();
         assert_eq!(other, vec![(period.start_ms(), None, Meter::ScanAddress, to_u64(FOLD_CHUNK + 5))]);
+    }
+
+    /// A store that closes folds what is pending: its rollups alone are complete.
+    #[test]
+    fn a_closing_store_folds_what_is_pending() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = crate::store::sqlite::now_ms();
+        {
+            let store = SqliteUsage::open(dir.path()).unwrap();
+            for id in ["a", "b", "c"] {
+                store.record(&call(id, Meter::ScanWallet, now), &|_| None).unwrap();
+            }
+        }
+        let conn = crate::store::sqlite::open_conn(&dir.path().join("metering.sqlite")).unwrap();
+        let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+        assert_eq!(count("SELECT COUNT(*) FROM usage_pending"), 0);
+        assert_eq!(count("SELECT SUM(units) FROM usage_rollups WHERE gran = 'h' AND tenant = 'acme'"), 3);
+        assert_eq!(count("SELECT SUM(units) FROM usage_rollups WHERE gran = 'm' AND tenant = 'acme'"), 3);
     }
 
     fn call(id: &str, meter: Meter, ts_ms: i64) -> Vec<UsageEvent> {

@@ -389,8 +389,8 @@ pub const FOLD_CHUNK: i64 = 20_000;
 pub const FOLD_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The thread that folds `usage_pending` into `usage_rollups` every [`FOLD_EVERY`]
-/// (`fold` returns the rows moved; it is called again at once while it moves a full chunk).
-/// Stopped and joined when dropped.
+/// (`fold` returns the rows moved; it is called again at once while it moves a full chunk),
+/// and once more when it is dropped (stopped and joined), after the store's writers.
 #[derive(Debug)]
 pub struct Folder {
     stop: Option<std::sync::mpsc::Sender<()>>,
@@ -401,24 +401,28 @@ impl Folder {
     /// Starts the thread.
     pub fn start(fold: impl Fn() -> StoreResult<i64> + Send + 'static) -> StoreResult<Self> {
         let (stop, rx) = std::sync::mpsc::channel::<()>();
+        let fold_all = move || {
+            loop {
+                match fold() {
+                    Ok(n) if n >= FOLD_CHUNK => {}
+                    Ok(_) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "metering: folding usage into the rollups failed");
+                        break;
+                    }
+                }
+            }
+        };
         let thread = std::thread::Builder::new()
             .name("usage-folder".into())
             .spawn(move || {
                 while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(FOLD_EVERY) {
-                    loop {
-                        match fold() {
-                            Ok(n) if n >= FOLD_CHUNK => {}
-                            Ok(_) => break,
-                            Err(e) => {
-                                tracing::warn!(error = %e, "metering: folding usage into the rollups failed");
-                                break;
-                            }
-                        }
-                        if !matches!(rx.try_recv(), Err(std::sync::mpsc::TryRecvError::Empty)) {
-                            return;
-                        }
-                    }
+                    fold_all();
                 }
+                // Stopping: fold what is left, so that the rollups of a store that is not
+                // opened again (or is opened by a version from before the pending rows) are
+                // complete.
+                fold_all();
             })
             .map_err(|e| StoreError::Db(format!("starting the usage folder thread: {e}")))?;
         Ok(Folder { stop: Some(stop), thread: Some(thread) })
