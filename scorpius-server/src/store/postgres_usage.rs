@@ -37,6 +37,8 @@ use super::{
 const MIGRATION_LOCK: i64 = 0x5c0_3e7e;
 /// Advisory lock key of the fold: one replica folds at a time, the others skip their turn.
 const FOLD_LOCK: i64 = 0x5c0_f01d;
+/// How long a stopping replica waits for another's fold before its last one.
+const FOLD_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 const POOL: usize = 4;
 
@@ -125,7 +127,9 @@ CREATE INDEX webhook_attempts_delivery ON webhook_attempts (delivery_id, seq);
     pg_leases::MIGRATION,
     // Events not yet folded into the rollups (see `usage.rs`): appended by reservations and
     // refunds, folded and deleted by one replica's folder at a time. No index: it holds about
-    // a second of usage, and every read of it (the fold, a usage query) reads it whole.
+    // a second of usage, and every read of it (the fold, a usage query) reads it whole; the
+    // dead rows the folds leave are vacuumed after a few thousand rather than a fifth of
+    // the table.
     "
 CREATE TABLE usage_pending (
     tenant   TEXT NOT NULL,
@@ -135,7 +139,7 @@ CREATE TABLE usage_pending (
     hour_ms  BIGINT NOT NULL,
     day_ms   BIGINT NOT NULL,
     month_ms BIGINT NOT NULL
-);
+) WITH (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 5000);
 ",
 ];
 
@@ -250,8 +254,13 @@ impl PgUsage {
                 results
             })?;
             let pool: Arc<Vec<Mutex<Client>>> = Arc::new(pool.into_iter().map(Mutex::new).collect());
+            // On the pooled connections in turn (a broken one fails one turn, not every one).
             let folded = Arc::clone(&pool);
-            let folder = Folder::start(move || fold(&mut lock(&folded[0])))?;
+            let turn = AtomicUsize::new(0);
+            let folder = Folder::start(move |last| {
+                let i = turn.fetch_add(1, Ordering::Relaxed) % folded.len();
+                fold(&mut lock(&folded[i]), last)
+            })?;
             Ok(PgUsage {
                 pool: Some(pool),
                 next: AtomicUsize::new(0),
@@ -937,14 +946,19 @@ fn reserve_unchecked(
 }
 
 /// Folds up to [`FOLD_CHUNK`] pending rows into the rollups and deletes them, in one
-/// statement of one transaction, unless another replica is folding (then 0); returns how
-/// many it moved. The only writer of the rollups, and one at a time, so it cannot deadlock
-/// (a replica of a version from before still adds to them: retried).
-fn fold(client: &mut Client) -> StoreResult<i64> {
+/// statement of one transaction; returns how many it moved. One replica folds at a time:
+/// while another does, this one skips its turn (0), or, when `wait` (its last fold, at
+/// shutdown), waits for it, for at most [`FOLD_WAIT`]. The only writer of the rollups, one at
+/// a time, so it cannot deadlock (a replica of a version from before still adds to them:
+/// retried).
+fn fold(client: &mut Client, wait: bool) -> StoreResult<i64> {
     let mut tries = 0;
     loop {
         let r = client.transaction().and_then(|mut tx| {
-            if !tx.query_one("SELECT pg_try_advisory_xact_lock($1)", &[&FOLD_LOCK])?.get::<_, bool>(0) {
+            if wait {
+                tx.batch_execute(&format!("SET LOCAL lock_timeout = {}", FOLD_WAIT.as_millis()))?;
+                tx.execute("SELECT pg_advisory_xact_lock($1)", &[&FOLD_LOCK])?;
+            } else if !tx.query_one("SELECT pg_try_advisory_xact_lock($1)", &[&FOLD_LOCK])?.get::<_, bool>(0) {
                 return Ok(0);
             }
             let moved: i64 = tx
@@ -1116,7 +1130,7 @@ impl UsageStore for PgUsage {
     }
 
     fn fold(&self) -> StoreResult<i64> {
-        fold(&mut self.conn())
+        fold(&mut self.conn(), false)
     }
 
     fn pending(&self) -> StoreResult<u64> {

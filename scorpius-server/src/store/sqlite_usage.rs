@@ -314,7 +314,7 @@ impl SqliteUsage {
             writer,
             headroom: Arc::default(),
             _checkpoints: super::sqlite::Checkpointer::start(&path)?,
-            _folder: Folder::start(move || fold(&mut lock(&folded[0])))?,
+            _folder: Folder::start(move |_| fold(&mut lock(&folded[0])))?,
         })
     }
 

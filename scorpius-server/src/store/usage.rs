@@ -262,8 +262,9 @@ pub trait UsageStore: Send + Sync + 'static {
     fn release(&self) -> StoreResult<()> {
         Ok(())
     }
-    /// Takes back events (a call that failed after reserving): deletes them and decrements
-    /// the rollups and counters. Returns how many were removed.
+    /// Takes back events (a call that failed after reserving): deletes them, decrements the
+    /// counters and appends negative pending rows (for the rollups). Returns how many were
+    /// removed.
     fn unrecord(&self, tenant: &str, idem_ids: &[String]) -> StoreResult<usize>;
     /// Usage of the tenant with `from_ms ≤ bucket < to_ms`: the rollups plus the pending
     /// rows not yet folded into them, read in one snapshot (so always exact).
@@ -389,8 +390,10 @@ pub const FOLD_CHUNK: i64 = 20_000;
 pub const FOLD_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The thread that folds `usage_pending` into `usage_rollups` every [`FOLD_EVERY`]
-/// (`fold` returns the rows moved; it is called again at once while it moves a full chunk),
-/// and once more when it is dropped (stopped and joined), after the store's writers.
+/// (`fold(last)` returns the rows moved; it is called again, after yielding to the writers,
+/// while it moves a full chunk), and once more when it is dropped (stopped and joined), after
+/// the store's writers: then `last` is true, and a backend whose folders take turns waits for
+/// its turn instead of skipping it.
 #[derive(Debug)]
 pub struct Folder {
     stop: Option<std::sync::mpsc::Sender<()>>,
@@ -399,12 +402,13 @@ pub struct Folder {
 
 impl Folder {
     /// Starts the thread.
-    pub fn start(fold: impl Fn() -> StoreResult<i64> + Send + 'static) -> StoreResult<Self> {
+    pub fn start(fold: impl Fn(bool) -> StoreResult<i64> + Send + 'static) -> StoreResult<Self> {
         let (stop, rx) = std::sync::mpsc::channel::<()>();
-        let fold_all = move || {
+        let fold_all = move |last: bool| {
             loop {
-                match fold() {
-                    Ok(n) if n >= FOLD_CHUNK => {}
+                match fold(last) {
+                    // A backlog: let the writers take the connection between chunks.
+                    Ok(n) if n >= FOLD_CHUNK => std::thread::sleep(std::time::Duration::from_millis(5)),
                     Ok(_) => break,
                     Err(e) => {
                         tracing::warn!(error = %e, "metering: folding usage into the rollups failed");
@@ -417,12 +421,12 @@ impl Folder {
             .name("usage-folder".into())
             .spawn(move || {
                 while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(FOLD_EVERY) {
-                    fold_all();
+                    fold_all(false);
                 }
                 // Stopping: fold what is left, so that the rollups of a store that is not
                 // opened again (or is opened by a version from before the pending rows) are
                 // complete.
-                fold_all();
+                fold_all(true);
             })
             .map_err(|e| StoreError::Db(format!("starting the usage folder thread: {e}")))?;
         Ok(Folder { stop: Some(stop), thread: Some(thread) })
