@@ -9,6 +9,7 @@
 //! by writer threads ([`writer`]); the `queue_*` methods hand them over without blocking, so
 //! a request waits for its commit on a channel instead of holding a blocking thread.
 
+pub mod periodic;
 pub mod sqlite;
 pub mod sqlite_usage;
 pub mod usage;

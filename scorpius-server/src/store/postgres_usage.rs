@@ -24,11 +24,12 @@ use scorpius_core::{
 
 use super::{
     StoreError, StoreResult,
+    periodic::Periodic,
     pg_leases::{self, DB_NOW_MS, Grant, GrantResult, KeyColumns, Leases, Take},
     usage::{
-        AttemptResult, Claimed, CounterKey, EndpointRecord, FOLD_CHUNK, Folder, PendingRow, RecordOutcome, Reservation,
-        UsageEvent, UsageRows, UsageStore, buckets, crossings, events_parse, events_text, gran_code, lock_order,
-        message_body, new_id, pending_rows, threshold_data,
+        AttemptResult, Claimed, CounterKey, EndpointRecord, FOLD_CHUNK, PendingRow, RecordOutcome, Reservation,
+        UsageEvent, UsageRows, UsageStore, buckets, crossings, events_parse, events_text, folder, gran_code,
+        lock_order, message_body, new_id, pending_rows, threshold_data,
     },
     writer::{Queued, Writer},
 };
@@ -162,7 +163,7 @@ pub struct PgUsage {
     /// Grants of leases, on a connection of their own.
     granter: Option<Writer<Grant, GrantResult>>,
     /// Folds the pending rows into the rollups, on a pooled connection.
-    folder: Option<Folder>,
+    folder: Option<Periodic>,
 }
 
 impl std::fmt::Debug for PgUsage {
@@ -257,7 +258,7 @@ impl PgUsage {
             // On the pooled connections in turn (a broken one fails one turn, not every one).
             let folded = Arc::clone(&pool);
             let turn = AtomicUsize::new(0);
-            let folder = Folder::start(move |last| {
+            let folder = folder(move |last| {
                 let i = turn.fetch_add(1, Ordering::Relaxed) % folded.len();
                 fold(&mut lock(&folded[i]), last)
             })?;

@@ -27,6 +27,7 @@ use scorpius_core::{
 
 use super::{
     AuditFilter, IdempotentResponse, KeyRecord, ScanFilter, ScanRow, Store, StoreError, StoreResult, level_rank,
+    periodic::Periodic,
     writer::{Job, Queued, Writer},
 };
 
@@ -120,7 +121,7 @@ pub struct SqliteStore {
     audit: Mutex<AuditStore>,
     public_key: String,
     keys: Mutex<KeyCache>,
-    _checkpoints: Checkpointer,
+    _checkpoints: Periodic,
 }
 
 /// Keys found by hash, so a request needs no storage read to authenticate. Exact because
@@ -163,7 +164,7 @@ impl Job for ScanRow {
 const SCAN_BATCH: usize = 64;
 
 /// A connection to one of the server's SQLite files: WAL, `synchronous=NORMAL`, and no
-/// automatic checkpoints — the file's [`Checkpointer`] does them.
+/// automatic checkpoints — the file's [`checkpointer`] does them.
 pub(super) fn open_conn(path: &Path) -> StoreResult<Connection> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(Duration::from_secs(10))?;
@@ -173,7 +174,7 @@ pub(super) fn open_conn(path: &Path) -> StoreResult<Connection> {
     Ok(conn)
 }
 
-/// How often a [`Checkpointer`] copies the WAL back into the database file.
+/// How often a [`checkpointer`] copies the WAL back into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 
 /// WAL checkpoints off the writers' path. With automatic checkpoints, the commit that
@@ -181,39 +182,15 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 /// request waiting on that writer's batch waits too (measured: p90 three to four times the
 /// p50 under load). A thread of its own runs a `PASSIVE` checkpoint every
 /// [`CHECKPOINT_EVERY`] instead, which writers do not wait for.
-#[derive(Debug)]
-pub(super) struct Checkpointer {
-    stop: Option<std::sync::mpsc::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Checkpointer {
-    /// Starts checkpointing the file at `path`.
-    pub(super) fn start(path: &Path) -> StoreResult<Self> {
-        let conn = open_conn(path)?;
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let (stop, rx) = std::sync::mpsc::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("sqlite-checkpoint".into())
-            .spawn(move || {
-                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(CHECKPOINT_EVERY) {
-                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                        tracing::warn!(error = %e, file = name, "WAL checkpoint failed");
-                    }
-                }
-            })
-            .map_err(|e| StoreError::Db(format!("starting the checkpoint thread: {e}")))?;
-        Ok(Checkpointer { stop: Some(stop), thread: Some(thread) })
-    }
-}
-
-impl Drop for Checkpointer {
-    fn drop(&mut self) {
-        self.stop.take();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+pub(super) fn checkpointer(path: &Path) -> StoreResult<Periodic> {
+    let conn = open_conn(path)?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tick = move || {
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %e, file = name, "WAL checkpoint failed");
         }
-    }
+    };
+    Periodic::start("sqlite-checkpoint", CHECKPOINT_EVERY, tick, || {})
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -265,7 +242,7 @@ impl SqliteStore {
             audit: Mutex::new(reader),
             public_key,
             keys: Mutex::default(),
-            _checkpoints: Checkpointer::start(&path)?,
+            _checkpoints: checkpointer(&path)?,
         })
     }
 

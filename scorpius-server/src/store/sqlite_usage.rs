@@ -23,8 +23,10 @@ use scorpius_core::{
 
 use super::{
     StoreError, StoreResult,
+    periodic::Periodic,
+    usage::folder,
     usage::{
-        AttemptResult, Claimed, CounterKey, EndpointRecord, FOLD_CHUNK, Folder, PendingRow, RecordOutcome, Reservation,
+        AttemptResult, Claimed, CounterKey, EndpointRecord, FOLD_CHUNK, PendingRow, RecordOutcome, Reservation,
         UsageEvent, UsageRows, UsageStore, crossings, events_parse, events_text, gran_code, lock_order, message_body,
         new_id, pending_rows, threshold_data,
     },
@@ -180,9 +182,9 @@ pub struct SqliteUsage {
     /// Reservations, group-committed (see [`SqliteUsage::open`]).
     writer: Writer<Booked, RecordOutcome>,
     headroom: Arc<Mutex<Headroom>>,
-    _checkpoints: super::sqlite::Checkpointer,
+    _checkpoints: Periodic,
     /// Dropped after the writer (fields drop in order), so its last fold takes everything.
-    _folder: Folder,
+    _folder: Periodic,
 }
 
 /// Upper bounds of the monthly counters of metered calls with a quota, kept in memory so a
@@ -313,8 +315,8 @@ impl SqliteUsage {
             next: AtomicUsize::new(0),
             writer,
             headroom: Arc::default(),
-            _checkpoints: super::sqlite::Checkpointer::start(&path)?,
-            _folder: Folder::start(move |_| fold(&mut lock(&folded[0])))?,
+            _checkpoints: super::sqlite::checkpointer(&path)?,
+            _folder: folder(move |_| fold(&mut lock(&folded[0])))?,
         })
     }
 

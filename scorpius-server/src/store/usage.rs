@@ -10,7 +10,7 @@
 //!   pending row, in one transaction.
 //! - Rollups (hour, day, month) are folded from `usage_pending` off the request path: one
 //!   transaction adds a chunk of pending rows to `usage_rollups` and deletes them (a
-//!   [`Folder`] thread, every [`FOLD_EVERY`]; on PostgreSQL one replica at a time, under an
+//!   [`folder`] thread, every [`FOLD_EVERY`]; on PostgreSQL one replica at a time, under an
 //!   advisory lock). A usage query reads the rollups and the pending rows in one statement,
 //!   hence one snapshot: every counted unit is in exactly one of them, so answers are exact
 //!   whether or not the fold has run.
@@ -36,7 +36,7 @@ use scorpius_core::{
     metering::{Meter, Period, crossed_thresholds, rfc3339},
 };
 
-use super::{StoreError, StoreResult};
+use super::{StoreError, StoreResult, periodic::Periodic};
 
 /// One usage event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -280,7 +280,7 @@ pub trait UsageStore: Send + Sync + 'static {
     fn month_totals(&self, tenant: &str, period: Period) -> StoreResult<BTreeMap<Meter, u64>>;
     /// Folds up to [`FOLD_CHUNK`] pending rows into the rollups, in one transaction that
     /// deletes them from `usage_pending`; returns how many it moved (0 on PostgreSQL when
-    /// another replica is folding). The store's [`Folder`] calls it every [`FOLD_EVERY`].
+    /// another replica is folding). The store's [`folder`] calls it every [`FOLD_EVERY`].
     fn fold(&self) -> StoreResult<i64>;
     /// Number of pending rows not yet folded, of every tenant (for tests and benchmarks).
     fn pending(&self) -> StoreResult<u64>;
@@ -386,7 +386,7 @@ pub fn pending_rows<'a>(events: impl IntoIterator<Item = &'a UsageEvent>, sign: 
 /// written while no folder ran) is folded in steps that do not hold the writers up.
 pub const FOLD_CHUNK: i64 = 20_000;
 
-/// How often a [`Folder`] folds the pending rows into the rollups.
+/// How often a [`folder`] folds the pending rows into the rollups.
 pub const FOLD_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The thread that folds `usage_pending` into `usage_rollups` every [`FOLD_EVERY`]
@@ -394,52 +394,24 @@ pub const FOLD_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 /// while it moves a full chunk), and once more when it is dropped (stopped and joined), after
 /// the store's writers: then `last` is true, and a backend whose folders take turns waits for
 /// its turn instead of skipping it.
-#[derive(Debug)]
-pub struct Folder {
-    stop: Option<std::sync::mpsc::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Folder {
-    /// Starts the thread.
-    pub fn start(fold: impl Fn(bool) -> StoreResult<i64> + Send + 'static) -> StoreResult<Self> {
-        let (stop, rx) = std::sync::mpsc::channel::<()>();
-        let fold_all = move |last: bool| {
-            loop {
-                match fold(last) {
-                    // A backlog: let the writers take the connection between chunks.
-                    Ok(n) if n >= FOLD_CHUNK => std::thread::sleep(std::time::Duration::from_millis(5)),
-                    Ok(_) => break,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "metering: folding usage into the rollups failed");
-                        break;
-                    }
+pub fn folder(fold: impl Fn(bool) -> StoreResult<i64> + Send + Sync + 'static) -> StoreResult<Periodic> {
+    let fold = std::sync::Arc::new(move |last: bool| {
+        loop {
+            match fold(last) {
+                // A backlog: let the writers take the connection between chunks.
+                Ok(n) if n >= FOLD_CHUNK => std::thread::sleep(std::time::Duration::from_millis(5)),
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "metering: folding usage into the rollups failed");
+                    break;
                 }
             }
-        };
-        let thread = std::thread::Builder::new()
-            .name("usage-folder".into())
-            .spawn(move || {
-                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(FOLD_EVERY) {
-                    fold_all(false);
-                }
-                // Stopping: fold what is left, so that the rollups of a store that is not
-                // opened again (or is opened by a version from before the pending rows) are
-                // complete.
-                fold_all(true);
-            })
-            .map_err(|e| StoreError::Db(format!("starting the usage folder thread: {e}")))?;
-        Ok(Folder { stop: Some(stop), thread: Some(thread) })
-    }
-}
-
-impl Drop for Folder {
-    fn drop(&mut self) {
-        self.stop.take();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
         }
-    }
+    });
+    let every = std::sync::Arc::clone(&fold);
+    // Stopping: fold what is left, so that the rollups of a store that is not opened again
+    // (or is opened by a version from before the pending rows) are complete.
+    Periodic::start("usage-folder", FOLD_EVERY, move || every(false), move || fold(true))
 }
 
 /// The rollup code of a granularity.
