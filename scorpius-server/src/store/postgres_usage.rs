@@ -1048,37 +1048,31 @@ impl UsageStore for PgUsage {
 
     fn unrecord(&self, tenant: &str, idem_ids: &[String]) -> StoreResult<usize> {
         self.with_tx(|tx| {
-            let mut removed = Vec::new();
+            let mut gone = Vec::new();
             for id in idem_ids {
                 if let Some(r) = tx.query_opt(
                     "DELETE FROM usage_events WHERE tenant = $1 AND idem_id = $2 RETURNING key_id, meter, units, ts_ms",
                     &[&tenant, id],
-                )? {
-                    let meter: String = r.get(1);
-                    if let Ok(m) = meter.parse::<Meter>() {
-                        removed.push((m, r.get::<_, String>(0), r.get::<_, i64>(2), r.get::<_, i64>(3)));
-                    }
+                )? && let Ok(meter) = r.get::<_, &str>(1).parse::<Meter>()
+                {
+                    gone.push(UsageEvent {
+                        tenant: tenant.to_owned(),
+                        key_id: r.get(0),
+                        meter,
+                        units: to_u64(r.get(2)),
+                        ts_ms: r.get(3),
+                        idem_id: id.clone(),
+                    });
                 }
             }
-            removed.sort_by_key(|r| r.0);
-            for (meter, _, units, ts) in &removed {
+            gone.sort_by_key(|e| e.meter);
+            for e in &gone {
                 tx.execute(
                     "UPDATE usage_counters SET units = units - $4 WHERE tenant = $1 AND meter = $2 AND period_ms = $3",
-                    &[&tenant, &meter.as_str(), &Period::containing(*ts).start_ms(), units],
+                    &[&tenant, &e.meter.as_str(), &Period::containing(e.ts_ms).start_ms(), &to_i64(e.units)],
                 )?;
             }
             // Taken off the rollups by the fold, or cancelled by the events' own pending rows.
-            let gone: Vec<UsageEvent> = removed
-                .iter()
-                .map(|(meter, key, units, ts)| UsageEvent {
-                    tenant: tenant.to_owned(),
-                    key_id: key.clone(),
-                    meter: *meter,
-                    units: to_u64(*units),
-                    ts_ms: *ts,
-                    idem_id: String::new(),
-                })
-                .collect();
             let rows = pending_rows(&gone, -1);
             let c = PendingColumns::new(&rows);
             tx.execute(
@@ -1086,7 +1080,7 @@ impl UsageStore for PgUsage {
                  SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::int8[], $5::int8[], $6::int8[], $7::int8[])",
                 &[&c.tenants, &c.key_ids, &c.meters, &c.units, &c.hours, &c.days, &c.months],
             )?;
-            Ok(removed.len())
+            Ok(gone.len())
         })
     }
 

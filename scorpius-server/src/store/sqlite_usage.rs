@@ -564,7 +564,6 @@ impl UsageStore for SqliteUsage {
     fn unrecord(&self, tenant: &str, idem_ids: &[String]) -> StoreResult<usize> {
         let mut conn = self.writer();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut removed = Vec::new();
         let mut gone = Vec::new();
         for id in idem_ids {
             let row: Option<(String, String, i64, i64)> = tx
@@ -574,36 +573,35 @@ impl UsageStore for SqliteUsage {
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
                 )
                 .optional()?;
-            if let Some((key, meter, units, ts)) = row {
+            if let Some((key_id, meter, units, ts_ms)) = row {
                 let meter = meter_of(&meter)?;
-                removed.push((meter, key.clone(), units, ts));
                 gone.push(UsageEvent {
                     tenant: tenant.to_owned(),
-                    key_id: key,
+                    key_id,
                     meter,
                     units: to_u64(units),
-                    ts_ms: ts,
+                    ts_ms,
                     idem_id: id.clone(),
                 });
             }
         }
-        removed.sort_by_key(|r| r.0);
-        for (meter, _, units, ts) in &removed {
+        gone.sort_by_key(|e| e.meter);
+        for e in &gone {
             tx.execute(
                 "UPDATE usage_counters SET units = units - ?4 WHERE tenant = ?1 AND meter = ?2 AND period_ms = ?3",
-                params![tenant, meter.as_str(), Period::containing(*ts).start_ms(), units],
+                params![tenant, e.meter.as_str(), Period::containing(e.ts_ms).start_ms(), to_i64(e.units)],
             )?;
         }
         // Taken off the rollups by the fold, or cancelled by the event's own pending row.
         add_pending(&tx, &pending_rows(&gone, -1))?;
         tx.commit()?;
         let mut h = lock(&self.headroom);
-        for (meter, _, units, ts) in &removed {
-            if let Some(v) = h.used.get_mut(&(tenant.to_owned(), *meter, Period::containing(*ts).start_ms())) {
-                *v = v.saturating_sub(to_u64(*units));
+        for e in &gone {
+            if let Some(v) = h.used.get_mut(&(tenant.to_owned(), e.meter, Period::containing(e.ts_ms).start_ms())) {
+                *v = v.saturating_sub(e.units);
             }
         }
-        Ok(removed.len())
+        Ok(gone.len())
     }
 
     fn usage(
