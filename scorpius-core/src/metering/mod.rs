@@ -188,19 +188,25 @@ impl FromStr for Period {
 /// The soft thresholds, in percent of a quota, that emit `usage.threshold_reached`.
 pub const THRESHOLDS: [u8; 2] = [80, 100];
 
-/// The thresholds (percent of `quota`) crossed when usage went from `before` to `after`:
-/// those with `before < quota·t/100 ≤ after`. A zero quota has no thresholds to cross.
-pub fn crossed_thresholds(quota: u64, before: u64, after: u64) -> Vec<u8> {
+/// Each threshold (percent of `quota`) with its level: the least usage that reaches it,
+/// `⌈quota·t/100⌉`. A zero quota has no thresholds.
+pub fn threshold_levels(quota: u64) -> Vec<(u8, u64)> {
     if quota == 0 {
         return Vec::new();
     }
     THRESHOLDS
         .into_iter()
-        .filter(|&t| {
-            let level = u128::from(quota) * u128::from(t);
-            u128::from(before) * 100 < level && u128::from(after) * 100 >= level
+        .map(|t| {
+            let level = (u128::from(quota) * u128::from(t)).div_ceil(100);
+            (t, u64::try_from(level).unwrap_or(u64::MAX))
         })
         .collect()
+}
+
+/// The thresholds (percent of `quota`) crossed when usage went from `before` to `after`:
+/// those whose level ([`threshold_levels`]) is above `before` and at most `after`.
+pub fn crossed_thresholds(quota: u64, before: u64, after: u64) -> Vec<u8> {
+    threshold_levels(quota).into_iter().filter(|&(_, level)| before < level && level <= after).map(|(t, _)| t).collect()
 }
 
 /// The start of the hour containing `ms`.
@@ -254,5 +260,9 @@ mod tests {
         assert_eq!(crossed_thresholds(10, 7, 8), vec![80]);
         assert_eq!(crossed_thresholds(3, 2, 3), vec![80, 100], "2.4 and 3 both passed");
         assert_eq!(crossed_thresholds(0, 0, 5), Vec::<u8>::new());
+        assert_eq!(threshold_levels(10), vec![(80, 8), (100, 10)]);
+        assert_eq!(threshold_levels(3), vec![(80, 3), (100, 3)], "2.4 rounds up");
+        assert_eq!(threshold_levels(u64::MAX), vec![(80, u64::MAX / 5 * 4), (100, u64::MAX)]);
+        assert_eq!(threshold_levels(0), vec![]);
     }
 }

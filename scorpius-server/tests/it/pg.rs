@@ -444,3 +444,124 @@ async fn two_replicas_deliver_each_message_once() {
     a.stop().await;
     b.stop().await;
 }
+
+/// Calls admitted against this replica's lease are written by one statement that commits on
+/// its own. A retried call (its events already stored) and a call that crosses a usage
+/// threshold make that statement fail and keep nothing; the first is then counted once by the
+/// checking path, the second is taken again in a transaction that records the crossing and
+/// queues its webhook message.
+#[test]
+fn leased_calls_count_retries_once_and_record_their_threshold_crossings() {
+    use scorpius_core::{
+        api::webhooks::EventType,
+        metering::{Meter, Period},
+    };
+    use scorpius_server::store::{
+        postgres_usage::PgUsage,
+        usage::{EndpointRecord, RecordOutcome, UsageEvent, UsageStore},
+    };
+
+    let db = TestDb::new();
+    let store = PgUsage::open(&db.url()).unwrap();
+    let now = scorpius_server::store::sqlite::now_ms();
+    store
+        .create_endpoint(&EndpointRecord {
+            id: "wh_1".into(),
+            tenant: "acme".into(),
+            url: "https://hooks.example/usage".into(),
+            events: vec![EventType::UsageThresholdReached],
+            description: None,
+            secret: vec![7; 32],
+            created_ms: now,
+            disabled_ms: None,
+            disabled_reason: None,
+        })
+        .unwrap();
+    let quota = |m: Meter| (m == Meter::ScanDomain).then_some(1000u64);
+    let call = |i: usize| -> Vec<UsageEvent> {
+        [(Meter::ApiRequests, 1), (Meter::ScanDomain, 10)]
+            .into_iter()
+            .map(|(meter, units)| UsageEvent {
+                tenant: "acme".into(),
+                key_id: "k1".into(),
+                meter,
+                units,
+                ts_ms: now,
+                idem_id: format!("req:{i}:{meter}"),
+            })
+            .collect()
+    };
+    // Against this replica's lease when it holds one (a grant is asked for in the background:
+    // wait for it a little), else checked; `Contended` is tried again, as the server does.
+    let reserve = |events: &[UsageEvent]| -> (bool, RecordOutcome) {
+        for _ in 0..30 {
+            if let Some(q) = store.reserve_ahead(events, &quota) {
+                return (true, q.blocking_recv().unwrap().unwrap());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        for _ in 0..30 {
+            match store.record(events, &quota).unwrap() {
+                RecordOutcome::Contended { retry_after_ms, .. } => {
+                    std::thread::sleep(std::time::Duration::from_millis(retry_after_ms))
+                }
+                outcome => return (false, outcome),
+            }
+        }
+        panic!("still contended after 30 tries");
+    };
+    let mut leased = Vec::new();
+    for i in 0..100 {
+        let (ahead, outcome) = reserve(&call(i));
+        assert!(
+            matches!(outcome, RecordOutcome::Recorded { duplicates: 0, ref counted } if counted.len() == 2),
+            "call {i}: {outcome:?}"
+        );
+        leased.push(ahead);
+        if i == 50 {
+            // A retry of call 10 through the lease: counted once, nothing added.
+            let (ahead, outcome) = reserve(&call(10));
+            assert!(ahead, "the retry went through the lease");
+            assert_eq!(outcome, RecordOutcome::Recorded { counted: vec![], duplicates: 2 });
+        }
+    }
+    // The call from 790 to 800 units crossed 80 % through the lease (leases shrink as the
+    // quota nears and stop before it: the call that reaches 100 % is checked).
+    assert!(leased[79], "the call that crossed 80 % was leased: {leased:?}");
+    assert!(!leased[99]);
+    assert!(matches!(reserve(&call(100)).1, RecordOutcome::QuotaExceeded { used: 1000, .. }));
+
+    let totals = store.month_totals("acme", Period::containing(now)).unwrap();
+    assert_eq!(totals.get(&Meter::ScanDomain), Some(&1000));
+    assert_eq!(totals.get(&Meter::ApiRequests), Some(&100));
+    assert_eq!(store.event_count("acme").unwrap(), 200);
+    let url = db.url();
+    let (crossed, messages) = std::thread::spawn(move || {
+        let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        let crossed: Vec<i64> = c
+            .query("SELECT threshold FROM usage_thresholds WHERE tenant = 'acme' ORDER BY threshold", &[])
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let messages: Vec<String> = c
+            .query("SELECT payload FROM webhook_messages WHERE event_type = 'usage.threshold_reached'", &[])
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        (crossed, messages)
+    })
+    .join()
+    .unwrap();
+    assert_eq!(crossed, [80, 100]);
+    let mut seen: Vec<(u64, u64)> = messages
+        .iter()
+        .map(|m| {
+            let v: serde_json::Value = serde_json::from_str(m).unwrap();
+            (v["data"]["threshold_percent"].as_u64().unwrap(), v["data"]["used"].as_u64().unwrap())
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(seen, [(80, 800), (100, 1000)]);
+}
