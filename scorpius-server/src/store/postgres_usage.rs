@@ -849,9 +849,9 @@ enum Commit {
 }
 
 /// A batch of which no call needs a check ([`needs_no_check`]): [`reserve_unchecked`]
-/// committing on its own, in one round trip. A batch that crosses a usage threshold — twice per
-/// counter and month at most — is taken again in a transaction that queues the crossings'
-/// webhook messages with it. `None`: an event was already stored, or a lease ended or ran
+/// committing on its own, in one round trip. A batch that crosses a usage threshold (rare: a
+/// counter passing 80 % or 100 % of its quota) is taken again in a transaction that queues the
+/// crossings' webhook messages with it. `None`: an event was already stored, or a lease ended or ran
 /// short; nothing was kept, and the caller takes [`reserve_batch`].
 fn unchecked_batch(
     client: &mut Client,
@@ -863,13 +863,18 @@ fn unchecked_batch(
         Ok(Some((outcomes, crossed))) => {
             if !crossed.is_empty() {
                 // The statement's guard found no crossing where `crossings` does: the two
-                // disagree (a bug, which fails the tests). The messages are still queued, in
-                // a transaction apart.
+                // disagree (a bug, which fails the tests). The batch is committed, so its
+                // outcomes stand whatever happens next; the messages are still queued, in a
+                // transaction apart.
                 debug_assert!(false, "threshold crossings missed by the batch guard: {crossed:?}");
                 tracing::error!(count = crossed.len(), "metering: threshold crossings missed by the batch guard");
-                let mut tx = client.transaction()?;
-                record_crossings(&mut tx, crossed)?;
-                tx.commit()?;
+                let queued = client.transaction().and_then(|mut tx| {
+                    record_crossings(&mut tx, crossed)?;
+                    tx.commit()
+                });
+                if let Err(e) = queued {
+                    tracing::error!(error = %e, "metering: could not record threshold crossings");
+                }
             }
             Ok(Some(outcomes))
         }
@@ -935,7 +940,9 @@ fn reserve_unchecked(
     let lv_levels: Vec<i64> = levels.iter().map(|(_, _, level)| to_i64(*level)).collect();
     let pending = pending_rows(all.iter().copied(), 1);
     let rows = PendingColumns::new(&pending);
-    // Counters are locked in the order every path locks them, after the events.
+    // Counters are locked in the order every path locks them, after the events, and only
+    // when every event is new (a retried call fails the guard without taking any lock beyond
+    // its own events'); the guard's row is always there, whatever `c` returns.
     let st = stmts.get(
         client,
         &format!(
@@ -949,7 +956,7 @@ fn reserve_unchecked(
                 INSERT INTO usage_counters (tenant, meter, period_ms, units)
                 SELECT u.t, u.m, u.p, u.n FROM UNNEST($7::text[], $8::text[], $9::int8[], $10::int8[]) AS u(t, m, p, n),
                      inserted
-                WHERE inserted.n >= 0
+                WHERE inserted.n = $23
                 ORDER BY u.t COLLATE \"C\", u.m COLLATE \"C\", u.p
                 ON CONFLICT (tenant, meter, period_ms) DO UPDATE SET units = usage_counters.units + excluded.units
                 RETURNING tenant, meter, period_ms, units
@@ -959,22 +966,22 @@ fn reserve_unchecked(
                 UPDATE usage_leases l SET units = l.units - u.n
                 FROM UNNEST($11::text[], $12::text[], $13::int8[], $14::int8[]) AS u(t, m, p, n), locked
                 WHERE l.tenant = u.t AND l.meter = u.m AND l.period_ms = u.p AND l.holder = $15
-                  AND l.expires_ms > {DB_NOW_MS} AND l.units >= u.n AND locked.n >= 0
+                  AND l.expires_ms > {DB_NOW_MS} AND l.units >= u.n AND locked.n > 0
                 RETURNING 1
              ), r AS (
                 INSERT INTO usage_pending (tenant, key_id, meter, units, hour_ms, day_ms, month_ms)
                 SELECT * FROM UNNEST($16::text[], $17::text[], $18::text[], $19::int8[], $20::int8[], $21::int8[],
                                      $22::int8[])
              )
-             SELECT tenant, meter, period_ms, units, metering_batch_guard(
+             SELECT tenant, meter, period_ms, units FROM c
+             UNION ALL SELECT NULL, NULL, NULL, metering_batch_guard(
                 (SELECT n FROM inserted) = $23,
                 (SELECT COUNT(*) FROM l) = $24,
                 $25 AND EXISTS (
                     SELECT 1 FROM c AS x
                     JOIN UNNEST($26::text[], $27::text[], $28::int8[], $29::int8[], $30::int8[]) AS v(t, m, p, n, level)
                       ON x.tenant = v.t AND x.meter = v.m AND x.period_ms = v.p
-                    WHERE x.units - v.n < v.level AND x.units >= v.level))
-             FROM c"
+                    WHERE x.units - v.n < v.level AND x.units >= v.level))"
         ),
     )?;
     let result = client.query(
@@ -1022,7 +1029,7 @@ fn reserve_unchecked(
     // Thresholds crossed by the batch (per counter: its value before and after).
     let mut crossed = Vec::new();
     for r in &counters {
-        let Ok(meter) = r.get::<_, &str>(1).parse::<Meter>() else { continue };
+        let Some(Ok(meter)) = r.get::<_, Option<&str>>(1).map(str::parse::<Meter>) else { continue };
         let key: CounterKey = (r.get(0), meter, r.get(2));
         let Some(&(units, _, q, ts)) = sums.get(&key) else { continue };
         let now = to_u64(r.get(3));
@@ -1141,9 +1148,13 @@ impl UsageStore for PgUsage {
     }
 
     fn unrecord(&self, tenant: &str, idem_ids: &[String]) -> StoreResult<usize> {
+        // Events in idempotency-id order and counters in (meter, month) byte order, as the
+        // writer locks them.
+        let mut ids: Vec<&String> = idem_ids.iter().collect();
+        ids.sort();
         self.with_tx(|tx| {
             let mut gone = Vec::new();
-            for id in idem_ids {
+            for &id in &ids {
                 if let Some(r) = tx.query_opt(
                     "DELETE FROM usage_events WHERE tenant = $1 AND idem_id = $2 RETURNING key_id, meter, units, ts_ms",
                     &[&tenant, id],
@@ -1159,7 +1170,7 @@ impl UsageStore for PgUsage {
                     });
                 }
             }
-            gone.sort_by_key(|e| e.meter);
+            gone.sort_by(|a, b| (a.meter.as_str(), a.ts_ms).cmp(&(b.meter.as_str(), b.ts_ms)));
             for e in &gone {
                 tx.execute(
                     "UPDATE usage_counters SET units = units - $4 WHERE tenant = $1 AND meter = $2 AND period_ms = $3",

@@ -446,10 +446,11 @@ async fn two_replicas_deliver_each_message_once() {
 }
 
 /// Calls admitted against this replica's lease are written by one statement that commits on
-/// its own. A retried call (its events already stored) and a call that crosses a usage
-/// threshold make that statement fail and keep nothing; the first is then counted once by the
-/// checking path, the second is taken again in a transaction that records the crossing and
-/// queues its webhook message.
+/// its own. A retried call (its events already stored), a lease that ended in the database,
+/// and a call that crosses a usage threshold make that statement fail and keep nothing; the
+/// first two are then counted exactly by the checking path, the last is taken again in a
+/// transaction that records the crossing and queues its webhook message. Counter and live
+/// leases never exceed the quota, and the folded rollups agree with the counters.
 #[test]
 fn leased_calls_count_retries_once_and_record_their_threshold_crossings() {
     use scorpius_core::{
@@ -492,9 +493,10 @@ fn leased_calls_count_retries_once_and_record_their_threshold_crossings() {
             .collect()
     };
     // Against this replica's lease when it holds one (a grant is asked for in the background:
-    // wait for it a little), else checked; `Contended` is tried again, as the server does.
-    let reserve = |events: &[UsageEvent]| -> (bool, RecordOutcome) {
-        for _ in 0..30 {
+    // wait for it up to `patience` × 10 ms), else checked; `Contended` is tried again, as the
+    // server does.
+    let reserve = |events: &[UsageEvent], patience: usize| -> (bool, RecordOutcome) {
+        for _ in 0..patience.max(1) {
             if let Some(q) = store.reserve_ahead(events, &quota) {
                 return (true, q.blocking_recv().unwrap().unwrap());
             }
@@ -510,9 +512,17 @@ fn leased_calls_count_retries_once_and_record_their_threshold_crossings() {
         }
         panic!("still contended after 30 tries");
     };
+    let sql = |q: &'static str| -> Vec<postgres::Row> {
+        let url = db.url();
+        std::thread::spawn(move || postgres::Client::connect(&url, postgres::NoTls).unwrap().query(q, &[]).unwrap())
+            .join()
+            .unwrap()
+    };
+    // 99 calls here and one more at i = 60: 100 calls of 10 units, the quota.
     let mut leased = Vec::new();
-    for i in 0..100 {
-        let (ahead, outcome) = reserve(&call(i));
+    for i in 0..99 {
+        // Far from the quota a lease comes (up to 3 s on a busy machine); near it none does.
+        let (ahead, outcome) = reserve(&call(i), if i < 95 { 300 } else { 30 });
         assert!(
             matches!(outcome, RecordOutcome::Recorded { duplicates: 0, ref counted } if counted.len() == 2),
             "call {i}: {outcome:?}"
@@ -520,40 +530,56 @@ fn leased_calls_count_retries_once_and_record_their_threshold_crossings() {
         leased.push(ahead);
         if i == 50 {
             // A retry of call 10 through the lease: counted once, nothing added.
-            let (ahead, outcome) = reserve(&call(10));
+            let (ahead, outcome) = reserve(&call(10), 300);
             assert!(ahead, "the retry went through the lease");
             assert_eq!(outcome, RecordOutcome::Recorded { counted: vec![], duplicates: 2 });
         }
+        if i == 60 {
+            // The lease ends in the database while this replica still counts on it: the
+            // statement finds it short and the checked path counts the call, exactly.
+            sql("UPDATE usage_leases SET expires_ms = 0");
+            let (ahead, outcome) = reserve(&call(1000), 300);
+            assert!(ahead, "admitted against the lease the replica still counts on");
+            assert!(matches!(outcome, RecordOutcome::Recorded { duplicates: 0, ref counted } if counted.len() == 2));
+            let _ = reserve(&call(1000), 300); // and a retry of it, counted once
+        }
+        // Never over the quota: the counter and every live lease together.
+        let held: i64 = sql("SELECT COALESCE(SUM(units), 0)::int8 FROM usage_counters WHERE meter = 'scan.domain'
+             UNION ALL SELECT COALESCE(SUM(units), 0)::int8 FROM usage_leases
+             WHERE meter = 'scan.domain' AND expires_ms > (extract(epoch FROM clock_timestamp()) * 1000)::int8")
+        .iter()
+        .map(|r| r.get::<_, i64>(0))
+        .sum();
+        assert!(held <= 1000, "call {i}: counter and leases hold {held} of 1000");
     }
-    // The call from 790 to 800 units crossed 80 % through the lease (leases shrink as the
-    // quota nears and stop before it: the call that reaches 100 % is checked).
-    assert!(leased[79], "the call that crossed 80 % was leased: {leased:?}");
-    assert!(!leased[99]);
-    assert!(matches!(reserve(&call(100)).1, RecordOutcome::QuotaExceeded { used: 1000, .. }));
+    // Call 78 took the counter from 790 to 800 units, crossing 80 %, through the lease (leases
+    // shrink as the quota nears and stop before it: call 98, which reaches 100 %, is checked).
+    assert!(leased[78], "the call that crossed 80 % was leased: {leased:?}");
+    assert!(!leased[98]);
+    assert!(matches!(reserve(&call(99), 30).1, RecordOutcome::QuotaExceeded { used: 1000, .. }));
 
     let totals = store.month_totals("acme", Period::containing(now)).unwrap();
     assert_eq!(totals.get(&Meter::ScanDomain), Some(&1000));
     assert_eq!(totals.get(&Meter::ApiRequests), Some(&100));
     assert_eq!(store.event_count("acme").unwrap(), 200);
-    let url = db.url();
-    let (crossed, messages) = std::thread::spawn(move || {
-        let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
-        let crossed: Vec<i64> = c
-            .query("SELECT threshold FROM usage_thresholds WHERE tenant = 'acme' ORDER BY threshold", &[])
-            .unwrap()
+    // Nothing a failed statement wrote is left: the rollups, once folded, say the same.
+    while store.fold().unwrap() > 0 {}
+    let rollups: Vec<(String, i64)> =
+        sql("SELECT meter, SUM(units)::int8 FROM usage_rollups WHERE tenant = 'acme' AND gran = 'm'
+         GROUP BY meter ORDER BY meter")
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(rollups, [("api.requests".to_owned(), 100), ("scan.domain".to_owned(), 1000)]);
+    let crossed: Vec<i64> = sql("SELECT threshold FROM usage_thresholds WHERE tenant = 'acme' ORDER BY threshold")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let messages: Vec<String> =
+        sql("SELECT payload FROM webhook_messages WHERE event_type = 'usage.threshold_reached'")
             .iter()
             .map(|r| r.get(0))
             .collect();
-        let messages: Vec<String> = c
-            .query("SELECT payload FROM webhook_messages WHERE event_type = 'usage.threshold_reached'", &[])
-            .unwrap()
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
-        (crossed, messages)
-    })
-    .join()
-    .unwrap();
     assert_eq!(crossed, [80, 100]);
     let mut seen: Vec<(u64, u64)> = messages
         .iter()
