@@ -12,7 +12,10 @@ use std::{
     },
 };
 
-use postgres::{Client, GenericClient, NoTls, Transaction, types::Type};
+use postgres::{
+    Client, GenericClient, NoTls, Transaction,
+    types::{ToSql, Type},
+};
 use scorpius_core::{
     api::{
         usage::Granularity,
@@ -539,6 +542,11 @@ struct PendingColumns<'a> {
 }
 
 impl<'a> PendingColumns<'a> {
+    /// The seven columns as statement parameters, in the order of `usage_pending`'s columns.
+    fn params(&self) -> [&(dyn ToSql + Sync); 7] {
+        [&self.tenants, &self.key_ids, &self.meters, &self.units, &self.hours, &self.days, &self.months]
+    }
+
     fn new(rows: &'a [PendingRow]) -> Self {
         let mut c = PendingColumns::default();
         for r in rows {
@@ -755,27 +763,18 @@ fn reserve_batch(
              SELECT * FROM UNNEST($10::text[], $11::text[], $12::text[], $13::int8[], $14::int8[], $15::int8[],
                                   $16::int8[])",
         )?;
-        tx.execute(
-            &st,
-            &[
-                &drawn.tenants,
-                &drawn.meters,
-                &drawn.periods,
-                &drawn.values,
-                &holder,
-                &changed.tenants,
-                &changed.meters,
-                &changed.periods,
-                &changed.values,
-                &rows.tenants,
-                &rows.key_ids,
-                &rows.meters,
-                &rows.units,
-                &rows.hours,
-                &rows.days,
-                &rows.months,
-            ],
-        )?;
+        let head: [&(dyn ToSql + Sync); 9] = [
+            &drawn.tenants,
+            &drawn.meters,
+            &drawn.periods,
+            &drawn.values,
+            &holder,
+            &changed.tenants,
+            &changed.meters,
+            &changed.periods,
+            &changed.values,
+        ];
+        tx.execute(&st, &[head.as_slice(), &rows.params()].concat())?;
     }
     record_crossings(tx, crossed)?;
     Ok(Checked::Done(outcomes))
@@ -984,41 +983,31 @@ fn reserve_unchecked(
                     WHERE x.units - v.n < v.level AND x.units >= v.level))"
         ),
     )?;
-    let result = client.query(
-        &st,
-        &[
-            &events.tenants,
-            &events.idem_ids,
-            &events.key_ids,
-            &events.meters,
-            &events.units,
-            &events.ts_ms,
-            &added.tenants,
-            &added.meters,
-            &added.periods,
-            &added.values,
-            &drawn.tenants,
-            &drawn.meters,
-            &drawn.periods,
-            &drawn.values,
-            &holder,
-            &rows.tenants,
-            &rows.key_ids,
-            &rows.meters,
-            &rows.units,
-            &rows.hours,
-            &rows.days,
-            &rows.months,
-            &i64::try_from(all.len()).unwrap_or(i64::MAX),
-            &i64::try_from(drawn.values.len()).unwrap_or(i64::MAX),
-            &(commit == Commit::Alone),
-            &lv.tenants,
-            &lv.meters,
-            &lv.periods,
-            &lv.values,
-            &lv_levels,
-        ],
+    let (events_n, drawn_n, alone) = (
+        i64::try_from(all.len()).unwrap_or(i64::MAX),
+        i64::try_from(drawn.values.len()).unwrap_or(i64::MAX),
+        commit == Commit::Alone,
     );
+    let head: [&(dyn ToSql + Sync); 15] = [
+        &events.tenants,
+        &events.idem_ids,
+        &events.key_ids,
+        &events.meters,
+        &events.units,
+        &events.ts_ms,
+        &added.tenants,
+        &added.meters,
+        &added.periods,
+        &added.values,
+        &drawn.tenants,
+        &drawn.meters,
+        &drawn.periods,
+        &drawn.values,
+        &holder,
+    ];
+    let tail: [&(dyn ToSql + Sync); 8] =
+        [&events_n, &drawn_n, &alone, &lv.tenants, &lv.meters, &lv.periods, &lv.values, &lv_levels];
+    let result = client.query(&st, &[head.as_slice(), &rows.params(), &tail].concat());
     let counters = match result {
         Ok(rows) => rows,
         Err(e) if e.code().is_some_and(|c| [GUARD_DUPLICATE, GUARD_LEASE_SHORT].contains(&c.code())) => {
@@ -1183,7 +1172,7 @@ impl UsageStore for PgUsage {
             tx.execute(
                 "INSERT INTO usage_pending (tenant, key_id, meter, units, hour_ms, day_ms, month_ms)
                  SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::int8[], $5::int8[], $6::int8[], $7::int8[])",
-                &[&c.tenants, &c.key_ids, &c.meters, &c.units, &c.hours, &c.days, &c.months],
+                &c.params(),
             )?;
             Ok(gone.len())
         })
