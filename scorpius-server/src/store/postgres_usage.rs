@@ -860,12 +860,12 @@ fn unchecked_batch(
 ) -> Result<Option<Vec<RecordOutcome>>, postgres::Error> {
     match reserve_unchecked(client, stmts, holder, jobs, Commit::Alone) {
         Ok(Some((outcomes, crossed))) => {
+            // Crossings here mean the statement's guard and `crossings` disagree (a bug, which
+            // fails the tests).
+            debug_assert!(crossed.is_empty(), "threshold crossings missed by the batch guard: {crossed:?}");
             if !crossed.is_empty() {
-                // The statement's guard found no crossing where `crossings` does: the two
-                // disagree (a bug, which fails the tests). The batch is committed, so its
-                // outcomes stand whatever happens next; the messages are still queued, in a
-                // transaction apart.
-                debug_assert!(false, "threshold crossings missed by the batch guard: {crossed:?}");
+                // The batch is committed, so its outcomes stand whatever happens next; the
+                // messages are still queued, in a transaction apart.
                 tracing::error!(count = crossed.len(), "metering: threshold crossings missed by the batch guard");
                 let queued = client.transaction().and_then(|mut tx| {
                     record_crossings(&mut tx, crossed)?;

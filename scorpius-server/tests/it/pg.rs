@@ -541,7 +541,8 @@ fn leased_calls_count_retries_once_and_record_their_threshold_crossings() {
             let (ahead, outcome) = reserve(&call(1000), 300);
             assert!(ahead, "admitted against the lease the replica still counts on");
             assert!(matches!(outcome, RecordOutcome::Recorded { duplicates: 0, ref counted } if counted.len() == 2));
-            let _ = reserve(&call(1000), 300); // and a retry of it, counted once
+            // And a retry of it: counted once.
+            assert_eq!(reserve(&call(1000), 300).1, RecordOutcome::Recorded { counted: vec![], duplicates: 2 });
         }
         // Never over the quota: the counter and every live lease together.
         let held: i64 = sql("SELECT COALESCE(SUM(units), 0)::int8 FROM usage_counters WHERE meter = 'scan.domain'
