@@ -46,10 +46,49 @@ use crate::{
     auth::Principal,
     error::ApiError,
     store::{
-        usage::{RecordOutcome, UsageEvent, UsageStore},
+        usage::{Admission, InboxRow, RecordOutcome, UsageEvent, UsageStore},
         writer::settled,
     },
 };
+
+/// The usage of a call admitted without a write ([`UsageStore::admit`]), set on its response
+/// by [`around`]: the authentication middleware writes [`DeferredUsage::rows`] with the
+/// request's audit entry (`Store::queue_audit_with`), then calls [`DeferredUsage::settle`].
+#[derive(Clone)]
+pub struct DeferredUsage {
+    store: Arc<dyn UsageStore>,
+    admission: Arc<Admission>,
+    /// The inbox rows of the events the call is billed for.
+    pub rows: Vec<InboxRow>,
+}
+
+impl std::fmt::Debug for DeferredUsage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeferredUsage").field("rows", &self.rows.len()).finish_non_exhaustive()
+    }
+}
+
+impl DeferredUsage {
+    /// After the audit append: writes the rows apart unless they were `carried` (committed
+    /// with the entry), then releases the call's admission. Errors are logged: the call was
+    /// served.
+    pub async fn settle(self, carried: bool) {
+        let DeferredUsage { store, admission, rows } = self;
+        if carried || rows.is_empty() {
+            // Nothing to write: no blocking call, no thread hand-off.
+            store.admitted(&admission);
+            return;
+        }
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = store.write_inbox(&rows) {
+                tracing::error!(error = %e, "metering: the usage of an answered call could not be recorded");
+            }
+            store.admitted(&admission);
+        })
+        .await
+        .unwrap_or_else(|e| tracing::error!(error = %e, "metering: the usage settle task failed"));
+    }
+}
 
 /// `[metering]` in the configuration file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -137,6 +176,8 @@ pub struct Metering {
     /// Configuration.
     pub config: MeteringConfig,
     limiters: HashMap<String, BurstLimiter>,
+    /// The plans, shared with the requests' quota lookups (no copy per request).
+    shared: HashMap<String, Arc<Plan>>,
     offset_ms: AtomicI64,
     /// Woken when messages are queued (the delivery worker waits on it).
     pub queued: Notify,
@@ -169,10 +210,12 @@ impl Metering {
                 Some((name.clone(), governor::RateLimiter::keyed(q)))
             })
             .collect();
+        let shared = config.plans.iter().map(|(name, p)| (name.clone(), Arc::new(p.clone()))).collect();
         Metering {
             store,
             config,
             limiters,
+            shared,
             offset_ms: AtomicI64::new(0),
             queued: Notify::new(),
             unsubscribed: std::sync::Mutex::default(),
@@ -266,6 +309,7 @@ pub async fn around(state: &AppState, who: &Principal, route: &str, req: Request
     let Some(m) = state.metering.clone() else { return next.run(req).await };
     let mut counted = Vec::new();
     let mut reserved = None;
+    let mut admission = None;
     if m.config.enabled {
         if let Err(e) = m.burst_check(&who.tenant, &who.key_id) {
             crate::metrics::rate_limited();
@@ -296,20 +340,27 @@ pub async fn around(state: &AppState, who: &Principal, route: &str, req: Request
                 },
             })
             .collect();
-        let plan = m.plan_of(&who.tenant).map(|(_, p)| p.clone());
+        let plan = m.config.tenants.get(&who.tenant).or(m.config.default_plan.as_ref()).and_then(|n| m.shared.get(n));
+        let plan = plan.map(Arc::clone);
         let quota = move |meter| plan.as_ref().and_then(|p| p.quota(meter));
         // A call that cannot be refused (no quota on its meters, or one the store knows it
         // fits) runs while its reservation commits; any other waits for the verdict first.
         // Calls that read usage wait, so that they count themselves.
         let reads_usage = route.starts_with("/v1/usage") || route.starts_with("/v1/billing");
         let unlimited = events.iter().all(|e| quota(e.meter).is_none());
+        // Where the store has a usage inbox, such a call writes nothing until it is answered.
+        if !reads_usage && let Some(a) = m.store.admit(&events, &quota) {
+            admission = Some(a);
+        }
         let ahead = match (reads_usage, unlimited) {
+            _ if admission.is_some() => None,
             (true, _) => None,
             (false, true) => m.store.queue_record(&events, &quota),
             (false, false) => m.store.reserve_ahead(&events, &quota),
         };
         match ahead {
             Some(queued) => reserved = Some(queued),
+            None if admission.is_some() => {}
             None => match reserve(&m, events, quota).await {
                 Ok(RecordOutcome::Recorded { counted: c, .. }) => counted = c,
                 Ok(RecordOutcome::QuotaExceeded { meter, quota, used, period }) => {
@@ -326,7 +377,7 @@ pub async fn around(state: &AppState, who: &Principal, route: &str, req: Request
         let resp = next.run(req).await;
         (resp, PENDING.with(|p| p.take()))
     });
-    let (resp, mut events) = match reserved {
+    let (mut resp, mut events) = match reserved {
         None => handler.await,
         Some(queued) => {
             let ((resp, events), outcome) = tokio::join!(handler, settled(queued));
@@ -346,11 +397,13 @@ pub async fn around(state: &AppState, who: &Principal, route: &str, req: Request
     // Most tenants subscribe to little: skip the outbox for what nobody listens to.
     events.retain(|e| m.may_have_subscribers(e));
     // A scan or report that did not happen is not billed (api.requests stays counted).
-    let refund: Vec<String> = if resp.status().is_success() && !resp.headers().contains_key("idempotent-replayed") {
-        Vec::new()
-    } else {
-        counted.into_iter().filter(|id| !id.ends_with(":api.requests")).collect()
-    };
+    let billed = resp.status().is_success() && !resp.headers().contains_key("idempotent-replayed");
+    if let Some(a) = admission {
+        let rows = a.rows(|e| billed || e.meter == Meter::ApiRequests);
+        resp.extensions_mut().insert(DeferredUsage { store: Arc::clone(&m.store), admission: Arc::new(a), rows });
+    }
+    let refund: Vec<String> =
+        if billed { Vec::new() } else { counted.into_iter().filter(|id| !id.ends_with(":api.requests")).collect() };
     if !refund.is_empty() || !events.is_empty() {
         let tenant = who.tenant.clone();
         let m2 = Arc::clone(&m);

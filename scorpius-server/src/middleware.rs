@@ -117,8 +117,8 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         Ok(p) => p,
         Err((err, key_id)) => {
             let actor = key_id.unwrap_or_else(|| "anonymous".to_owned());
-            let resp = err.into_response();
-            record(&state, &actor, &method, &path, &request_id, resp.status(), None).await;
+            let mut resp = err.into_response();
+            record(&state, &actor, &method, &path, &request_id, &mut resp).await;
             return resp;
         }
     };
@@ -155,8 +155,7 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
             r
         }
     };
-    let note = resp.extensions_mut().remove::<AuditNote>();
-    record(&state, &principal.actor(), &method, &path, &request_id, resp.status(), note).await;
+    record(&state, &principal.actor(), &method, &path, &request_id, &mut resp).await;
     state.hooks.request(&RequestRecord {
         principal: &principal,
         method: method.as_str(),
@@ -305,15 +304,11 @@ fn fit(s: &str) -> String {
     format!("{}…", &s[..end])
 }
 
-async fn record(
-    state: &AppState,
-    actor: &str,
-    method: &Method,
-    path: &str,
-    request_id: &str,
-    status: StatusCode,
-    note: Option<AuditNote>,
-) {
+async fn record(state: &AppState, actor: &str, method: &Method, path: &str, request_id: &str, resp: &mut Response) {
+    // What the handler wants the entry to say, and the usage to write with it.
+    let note = resp.extensions_mut().remove::<AuditNote>();
+    let usage = resp.extensions_mut().remove::<crate::metering::DeferredUsage>();
+    let status = resp.status();
     let (action, resource, extra) = match note {
         Some(n) => (n.action, n.resource, n.details),
         None => (format!("http.{}", method.as_str().to_ascii_lowercase()), path.to_owned(), json!({})),
@@ -324,10 +319,23 @@ async fn record(
         d.extend(extra);
     }
     let event = Event::now(fit(actor), fit(&action), fit(&resource), outcome_of(status), details);
-    let result = match state.store.queue_audit(event) {
-        Ok(queued) => settled(queued).await.map(|_| ()).map_err(ApiError::from),
+    // The usage of a call admitted without a write rides the entry's transaction.
+    let mut carried = false;
+    let queued = match &usage {
+        Some(u) => state.store.queue_audit_with(event, u.rows.clone()).map_err(|(event, _)| event),
+        None => state.store.queue_audit(event),
+    };
+    let result = match queued {
+        Ok(queued) => {
+            let r = settled(queued).await.map(|_| ()).map_err(ApiError::from);
+            carried = r.is_ok();
+            r
+        }
         Err(event) => state.db(move |s| s.audit_append(vec![*event])).await.map(|_| ()),
     };
+    if let Some(u) = usage {
+        u.settle(carried).await;
+    }
     crate::metrics::audit_append(result.is_ok());
     if let Err(e) = result {
         tracing::error!(error = %e, request_id, "could not record the request in the audit log");

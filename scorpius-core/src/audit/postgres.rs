@@ -6,7 +6,7 @@
 
 use std::cell::RefCell;
 
-use postgres::{Client, NoTls, Transaction};
+use postgres::{Client, NoTls, Transaction, types::ToSql};
 
 use crate::pg::Statements;
 
@@ -257,6 +257,22 @@ impl std::fmt::Debug for PgAuditStore {
     }
 }
 
+/// A data-modifying statement written with an append ([`PgAuditStore::append_with`]): `sql`
+/// (an `INSERT`, say) numbers its parameters from `$2` (`$1` is the append lock's key), and
+/// `params` are `$2`, `$3`, … in order.
+pub struct Also<'a> {
+    /// The statement.
+    pub sql: &'a str,
+    /// Its parameters.
+    pub params: &'a [&'a (dyn ToSql + Sync)],
+}
+
+impl std::fmt::Debug for Also<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Also").field("sql", &self.sql).finish_non_exhaustive()
+    }
+}
+
 impl PgAuditStore {
     /// Connects (`postgres://…`), applies the schema (idempotent, under the append lock) and
     /// checks that `signer` is this log's key (a new log adopts it).
@@ -316,12 +332,32 @@ impl PgAuditStore {
     /// Appends events and a signed checkpoint in one transaction; returns their sequence
     /// numbers once committed.
     pub fn append(&mut self, events: &[Event]) -> Result<Vec<u64>, AuditError> {
+        self.append_with(events, None)
+    }
+
+    /// [`PgAuditStore::append`], with `also` written in the same transaction: rows that must
+    /// be durable exactly when the entries are (the server's usage inbox). It runs in the
+    /// statement that takes the append lock, as a data-modifying `WITH`, so it costs no round
+    /// trip of its own; an error in it rolls the whole append back.
+    pub fn append_with(&mut self, events: &[Event], also: Option<Also<'_>>) -> Result<Vec<u64>, AuditError> {
         log::check_events(events)?;
         let (origin, signer) = (self.origin.clone(), &self.signer);
         let mut cache = self.frontier.take();
         let mut tx = self.client.transaction()?;
-        let lock = self.stmts.get(&mut tx, "SELECT pg_advisory_xact_lock($1)")?;
-        tx.execute(&lock, &[&APPEND_LOCK])?;
+        match also {
+            None => {
+                let lock = self.stmts.get(&mut tx, "SELECT pg_advisory_xact_lock($1)")?;
+                tx.execute(&lock, &[&APPEND_LOCK])?;
+            }
+            Some(also) => {
+                let sql = format!("WITH also AS ({}) SELECT pg_advisory_xact_lock($1)", also.sql);
+                let lock = self.stmts.get(&mut tx, &sql)?;
+                let mut params: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(also.params.len() + 1);
+                params.push(&APPEND_LOCK);
+                params.extend_from_slice(also.params);
+                tx.execute(&lock, &params)?;
+            }
+        }
         let seqs = log::append(&mut PgWriter::new(&mut tx, &mut self.stmts), &origin, signer, &mut cache, events)?;
         tx.commit()?;
         self.frontier = cache;

@@ -16,6 +16,8 @@ pub mod usage;
 pub mod writer;
 
 #[cfg(feature = "postgres")]
+pub mod pg_inbox;
+#[cfg(feature = "postgres")]
 pub mod pg_leases;
 #[cfg(feature = "postgres")]
 pub mod postgres;
@@ -69,6 +71,9 @@ impl From<::postgres::Error> for StoreError {
 
 /// Store result.
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// What [`Store::queue_audit_with`] returns: the queued append, or the event and rows back.
+pub type QueuedAudit = Result<writer::Queued<u64>, (Box<Event>, Vec<usage::InboxRow>)>;
 
 /// An API key as stored: only the SHA-256 of the secret.
 #[derive(Clone, PartialEq, Eq)]
@@ -259,6 +264,12 @@ pub trait Store: Send + Sync + 'static {
     /// the blocking pool).
     fn queue_audit(&self, event: Event) -> Result<writer::Queued<u64>, Box<Event>> {
         Err(Box::new(event))
+    }
+    /// [`Store::queue_audit`] with usage inbox rows written in the same transaction (so they
+    /// are durable exactly when the entry is); both back when this backend cannot (the rows
+    /// are then written through `UsageStore::write_inbox`).
+    fn queue_audit_with(&self, event: Event, usage: Vec<usage::InboxRow>) -> QueuedAudit {
+        Err((Box::new(event), usage))
     }
     /// Audit entries, oldest first.
     fn audit_entries(&self, filter: &AuditFilter) -> StoreResult<Vec<Entry>>;

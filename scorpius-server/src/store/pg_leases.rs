@@ -355,28 +355,37 @@ pub fn grant_batch(
             *map.entry((r.get(0), m, r.get(2))).or_default() += units;
         }
     }
+    // Inbox rows: this replica's, inside its live leases, are claimed with what it counts
+    // on in memory; those outside every live lease are used units no lease holds.
+    let inbox = super::pg_inbox::inbox_units(tx, stmts, holder, keys.keys().copied())?;
+    for (key, units) in &inbox.outside {
+        *others.entry(key.clone()).or_default() += units;
+    }
     let claims: BTreeMap<&CounterKey, u64> = grants.iter().map(|g| (&g.key, g.claims)).collect();
     let mut results: BTreeMap<&CounterKey, GrantResult> = BTreeMap::new();
     let mut rows: Vec<(&CounterKey, i64)> = Vec::new();
     let mut trimmed: Vec<(&CounterKey, i64)> = Vec::new();
     for (key, quota) in &keys {
         let mine = own.get(*key).copied().unwrap_or(0);
-        let held = mine.min(claims.get(key).copied().unwrap_or(0));
+        let inboxed = inbox.own.get(*key).copied().unwrap_or(0);
+        let held = mine.min(claims.get(key).copied().unwrap_or(0).saturating_add(inboxed));
         // No counter row, no lock: nothing granted, nothing changed.
         let Some(used) = used.get(*key) else {
             results.insert(key, GrantResult { held: mine, added: None });
             continue;
         };
+        // What the row keeps for the claims made in memory (the rest holds inbox rows).
+        let held_claimed = held.saturating_sub(inboxed);
         let result = match lease_size(*quota, *used, others.get(*key).copied().unwrap_or(0), held) {
             Some(size) => {
                 rows.push((key, i64::try_from(size).unwrap_or(i64::MAX)));
-                GrantResult { held, added: Some(size - held) }
+                GrantResult { held: held_claimed, added: Some(size - held) }
             }
             None => {
                 if held < mine {
                     trimmed.push((key, i64::try_from(held).unwrap_or(i64::MAX)));
                 }
-                GrantResult { held, added: None }
+                GrantResult { held: held_claimed, added: None }
             }
         };
         results.insert(key, result);

@@ -18,7 +18,7 @@ use scorpius_core::{
     audit::{
         Entry, Event, Outcome,
         log::{AuditError, ConsistencyProof, InclusionProof, StoredCheckpoint, check_events, load_or_create_key},
-        postgres::PgAuditStore,
+        postgres::{Also, PgAuditStore},
         verify::Verification,
     },
     model::ScanReport,
@@ -26,11 +26,19 @@ use scorpius_core::{
 };
 
 use super::{
-    AuditFilter, IdempotentResponse, KeyRecord, RateState, ScanFilter, ScanRow, Store, StoreError, StoreResult,
-    level_rank,
+    AuditFilter, IdempotentResponse, KeyRecord, QueuedAudit, RateState, ScanFilter, ScanRow, Store, StoreError,
+    StoreResult, level_rank,
     sqlite::now_ms,
+    usage::InboxRow,
     writer::{Queued, Writer, ready},
 };
+
+/// One append queued to the audit writer: the entry, and the usage inbox rows of its request
+/// (written in the same transaction).
+struct AuditJob {
+    event: Event,
+    usage: Vec<InboxRow>,
+}
 
 /// Advisory lock key for migrations (distinct from the audit log's append lock).
 const MIGRATION_LOCK: i64 = 0x5c0_5e11;
@@ -134,8 +142,9 @@ fn insert_scans(c: &mut Session, rows: &[ScanRow]) -> Result<u64, postgres::Erro
 pub struct PgStore {
     conns: Option<Conns>,
     next: AtomicUsize,
-    /// Audit appends, group-committed (one transaction and checkpoint per batch).
-    writer: Writer<Event, u64>,
+    /// Audit appends, group-committed (one transaction and checkpoint per batch), with the
+    /// usage inbox rows of their requests.
+    writer: Writer<AuditJob, u64>,
     /// Saved scans, group-committed: one multi-row insert per batch.
     scans: Writer<ScanRow, ()>,
     public_key: String,
@@ -262,11 +271,20 @@ impl PgStore {
         let mut appender = PgAuditStore::open(url, key(key_file)?)?;
         let public_key = appender.verifier().encode();
         let reader = PgAuditStore::open(url, key(key_file)?)?;
-        let writer = Writer::start("audit-writer", 256, move |events: &[Event]| match appender.append(events) {
-            Ok(seqs) => seqs.into_iter().map(Ok).collect(),
-            Err(e) => {
-                let msg = e.to_string();
-                events.iter().map(|_| Err(StoreError::Audit(AuditError::Writer(msg.clone())))).collect()
+        let inbox_sql = super::pg_inbox::insert_sql(2);
+        let writer = Writer::start("audit-writer", 256, move |jobs: &[AuditJob]| {
+            let events: Vec<Event> = jobs.iter().map(|j| j.event.clone()).collect();
+            let usage = super::pg_inbox::InboxColumns::new(jobs.iter().flat_map(|j| &j.usage));
+            let params = usage.params();
+            let with_usage = jobs.iter().any(|j| !j.usage.is_empty());
+            let also = with_usage.then_some(Also { sql: &inbox_sql, params: &params });
+            let appended = appender.append_with(&events, also);
+            match appended {
+                Ok(seqs) => seqs.into_iter().map(Ok).collect(),
+                Err(e) => {
+                    let msg = e.to_string();
+                    jobs.iter().map(|_| Err(StoreError::Audit(AuditError::Writer(msg.clone())))).collect()
+                }
             }
         })?;
         let mut scan_client = Session::new(Client::connect(url, NoTls)?);
@@ -476,7 +494,7 @@ impl Store for PgStore {
             .into_iter()
             .map(|e| {
                 check_events(std::slice::from_ref(&e)).map_err(StoreError::Audit)?;
-                self.writer.run(e)
+                self.writer.run(AuditJob { event: e, usage: Vec::new() })
             })
             .collect()
     }
@@ -486,7 +504,15 @@ impl Store for PgStore {
         if let Err(e) = check_events(std::slice::from_ref(&event)) {
             return Ok(ready(Err(StoreError::Audit(e))));
         }
-        Ok(self.writer.queue(event))
+        Ok(self.writer.queue(AuditJob { event, usage: Vec::new() }))
+    }
+
+    fn queue_audit_with(&self, event: Event, usage: Vec<InboxRow>) -> QueuedAudit {
+        // Refused alone, and with its rows back (the caller writes them apart).
+        if check_events(std::slice::from_ref(&event)).is_err() {
+            return Err((Box::new(event), usage));
+        }
+        Ok(self.writer.queue(AuditJob { event, usage }))
     }
 
     fn audit_entries(&self, f: &AuditFilter) -> StoreResult<Vec<Entry>> {

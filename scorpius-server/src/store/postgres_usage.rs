@@ -8,8 +8,10 @@ use std::{
     collections::BTreeMap,
     sync::{
         Arc, Mutex,
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicI64, AtomicUsize, Ordering},
+        mpsc,
     },
+    thread::JoinHandle,
 };
 
 use postgres::{
@@ -28,11 +30,12 @@ use scorpius_core::{
 use super::{
     StoreError, StoreResult,
     periodic::Periodic,
+    pg_inbox::{self, Drain},
     pg_leases::{self, DB_NOW_MS, Grant, GrantResult, KeyColumns, Leases, Take},
     usage::{
-        AttemptResult, Claimed, CounterKey, EndpointRecord, FOLD_CHUNK, PendingRow, RecordOutcome, Reservation,
-        UsageEvent, UsageRows, UsageStore, crossings, events_parse, events_text, folder, gran_code, lock_order,
-        message_body, new_id, pending_rows, threshold_data,
+        Admission, AttemptResult, Claimed, CounterKey, EndpointRecord, FOLD_CHUNK, InboxRow, PendingRow, RecordOutcome,
+        Reservation, UsageEvent, UsageRows, UsageStore, crossings, events_parse, events_text, folder, gran_code,
+        lock_order, message_body, new_id, pending_rows, threshold_data,
     },
     writer::{Queued, Writer},
 };
@@ -166,6 +169,9 @@ BEGIN
     RETURN 0;
 END $$;
 ",
+    // The usage inbox: events of admitted calls, written with their audit entries and
+    // applied in batches (see `pg_inbox`).
+    pg_inbox::MIGRATION,
 ];
 
 /// SQLSTATEs of `metering_batch_guard`'s refusals: an event already stored, a lease ended or
@@ -193,8 +199,64 @@ pub struct PgUsage {
     leases: Arc<Leases>,
     /// Grants of leases, on a connection of their own.
     granter: Option<Writer<Grant, GrantResult>>,
-    /// Folds the pending rows into the rollups, on a pooled connection.
+    /// Folds the pending rows into the rollups, on a pooled connection (and drains the
+    /// inbox rows of replicas that died).
     folder: Option<Periodic>,
+    /// Applies this replica's usage inbox rows.
+    drainer: Option<Drainer>,
+    /// The number of this replica's next inbox row.
+    inbox_n: AtomicI64,
+}
+
+/// How long the drainer waits, once woken, for more calls to land in the inbox: the longer,
+/// the more calls each drain applies (nobody waits for it).
+const DRAIN_LINGER: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// The thread that applies this replica's inbox rows ([`pg_inbox::drain`]) [`DRAIN_LINGER`]
+/// after it is woken, and once more when it stops.
+struct Drainer {
+    wake: Option<mpsc::SyncSender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Drainer {
+    fn start(mut session: Session, holder: String) -> StoreResult<Self> {
+        let (wake, woken) = mpsc::sync_channel::<()>(1);
+        let thread = std::thread::Builder::new()
+            .name("metering-drain".into())
+            .spawn(move || {
+                let Session { client, stmts } = &mut session;
+                let mut run = || {
+                    if let Err(e) = pg_inbox::drain(client, stmts, Drain::Holder(&holder)) {
+                        // The rows stay: the next drain, or any replica's, applies them.
+                        tracing::warn!(error = %e, "metering: the usage inbox could not be applied");
+                    }
+                };
+                while woken.recv().is_ok() {
+                    std::thread::sleep(DRAIN_LINGER);
+                    while woken.try_recv().is_ok() {}
+                    run();
+                }
+                run();
+            })
+            .map_err(|e| StoreError::Db(format!("starting the metering drain thread: {e}")))?;
+        Ok(Drainer { wake: Some(wake), thread: Some(thread) })
+    }
+
+    fn wake(&self) {
+        if let Some(w) = &self.wake {
+            let _ = w.try_send(());
+        }
+    }
+}
+
+impl Drop for Drainer {
+    fn drop(&mut self) {
+        self.wake.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 impl std::fmt::Debug for PgUsage {
@@ -206,11 +268,11 @@ impl std::fmt::Debug for PgUsage {
 impl Drop for PgUsage {
     fn drop(&mut self) {
         // Closing a blocking client blocks: never on an async worker.
-        // In this order: the writers finish their batches, the folder folds what they left
-        // pending, then the pool closes.
-        let (writer, granter, folder, pool) =
-            (self.writer.take(), self.granter.take(), self.folder.take(), self.pool.take());
-        let _ = std::thread::spawn(move || drop((writer, granter, folder, pool))).join();
+        // In this order: the drainer applies this replica's inbox, the writers finish their
+        // batches, the folder folds what they left pending, then the pool closes.
+        let (drainer, writer, granter, folder, pool) =
+            (self.drainer.take(), self.writer.take(), self.granter.take(), self.folder.take(), self.pool.take());
+        let _ = std::thread::spawn(move || drop((drainer, writer, granter, folder, pool))).join();
     }
 }
 
@@ -231,7 +293,7 @@ fn meter_of(s: &str) -> StoreResult<Meter> {
 }
 
 /// Deadlocks and serialisation failures are retried (the lock order makes them unexpected).
-fn retryable(e: &postgres::Error) -> bool {
+pub(super) fn retryable(e: &postgres::Error) -> bool {
     e.code().is_some_and(|c| {
         *c == postgres::error::SqlState::T_R_DEADLOCK_DETECTED
             || *c == postgres::error::SqlState::T_R_SERIALIZATION_FAILURE
@@ -291,8 +353,18 @@ impl PgUsage {
             let turn = AtomicUsize::new(0);
             let folder = folder(move |last| {
                 let i = turn.fetch_add(1, Ordering::Relaxed) % folded.len();
-                fold(&mut lock(&folded[i]), last)
+                let mut client = lock(&folded[i]);
+                // A replica that died leaves inbox rows: any replica applies them.
+                if let Err(e) = pg_inbox::drain(
+                    &mut client,
+                    &mut Statements::default(),
+                    Drain::OlderThan(pg_inbox::ORPHAN_AFTER_MS),
+                ) {
+                    tracing::warn!(error = %e, "metering: old usage inbox rows could not be applied");
+                }
+                fold(&mut client, last)
             })?;
+            let drainer = Drainer::start(relaxed()?, leases.holder.clone())?;
             Ok(PgUsage {
                 pool: Some(pool),
                 next: AtomicUsize::new(0),
@@ -300,6 +372,8 @@ impl PgUsage {
                 leases,
                 granter: Some(granter),
                 folder: Some(folder),
+                drainer: Some(drainer),
+                inbox_n: AtomicI64::new(0),
             })
         })
         .join()
@@ -319,6 +393,12 @@ impl PgUsage {
                 self.leases.granted(&[(grant, Err(()))]);
             }
         }
+    }
+
+    /// Applies every inbox row, so that what follows reads every call answered so far.
+    fn drain_all(&self) -> StoreResult<()> {
+        pg_inbox::drain(&mut self.conn(), &mut Statements::default(), Drain::All)?;
+        Ok(())
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Client> {
@@ -503,17 +583,17 @@ fn reserve_with_retry(session: &mut Session, holder: &str, jobs: &[Booked]) -> V
 /// Events as the column arrays of `UNNEST($1::text[], $2::text[], $3::text[], $4::text[],
 /// $5::int8[], $6::int8[])`: tenant, idempotency id, key, meter, units, time.
 #[derive(Debug, Default)]
-struct EventColumns<'a> {
-    tenants: Vec<&'a str>,
-    idem_ids: Vec<&'a str>,
-    key_ids: Vec<&'a str>,
-    meters: Vec<&'static str>,
-    units: Vec<i64>,
-    ts_ms: Vec<i64>,
+pub(super) struct EventColumns<'a> {
+    pub(super) tenants: Vec<&'a str>,
+    pub(super) idem_ids: Vec<&'a str>,
+    pub(super) key_ids: Vec<&'a str>,
+    pub(super) meters: Vec<&'static str>,
+    pub(super) units: Vec<i64>,
+    pub(super) ts_ms: Vec<i64>,
 }
 
 impl<'a> EventColumns<'a> {
-    fn new(events: impl IntoIterator<Item = &'a UsageEvent>) -> Self {
+    pub(super) fn new(events: impl IntoIterator<Item = &'a UsageEvent>) -> Self {
         let mut c = EventColumns::default();
         for e in events {
             c.tenants.push(&e.tenant);
@@ -531,7 +611,7 @@ impl<'a> EventColumns<'a> {
 /// $4::int8[], $5::int8[], $6::int8[], $7::int8[])`: tenant, key, meter, units, hour, day,
 /// month.
 #[derive(Debug, Default)]
-struct PendingColumns<'a> {
+pub(super) struct PendingColumns<'a> {
     tenants: Vec<&'a str>,
     key_ids: Vec<&'a str>,
     meters: Vec<&'static str>,
@@ -543,11 +623,11 @@ struct PendingColumns<'a> {
 
 impl<'a> PendingColumns<'a> {
     /// The seven columns as statement parameters, in the order of `usage_pending`'s columns.
-    fn params(&self) -> [&(dyn ToSql + Sync); 7] {
+    pub(super) fn params(&self) -> [&(dyn ToSql + Sync); 7] {
         [&self.tenants, &self.key_ids, &self.meters, &self.units, &self.hours, &self.days, &self.months]
     }
 
-    fn new(rows: &'a [PendingRow]) -> Self {
+    pub(super) fn new(rows: &'a [PendingRow]) -> Self {
         let mut c = PendingColumns::default();
         for r in rows {
             c.tenants.push(&r.tenant);
@@ -646,6 +726,13 @@ fn reserve_batch(
                 slot.0 = slot.0.saturating_add(r.get::<_, i64>(4));
                 slot.1 = slot.1.min(r.get(5));
             }
+        }
+        // Inbox rows outside every live lease count as used until a drain moves them into
+        // the counter (within a moment: look again soon).
+        for (key, units) in pg_inbox::inbox_units(tx, stmts, holder, limited.iter().copied())?.outside {
+            let slot = others.entry(key).or_insert((0, i64::MAX));
+            slot.0 = slot.0.saturating_add(to_i64(units));
+            slot.1 = slot.1.min(100);
         }
     }
     let own_before = own.clone();
@@ -790,7 +877,11 @@ enum Checked {
 
 /// Creates counter rows (zero) in a transaction of their own, in the order every path locks
 /// them.
-fn create_counters(client: &mut Client, stmts: &mut Statements, keys: &[CounterKey]) -> Result<(), postgres::Error> {
+pub(super) fn create_counters(
+    client: &mut Client,
+    stmts: &mut Statements,
+    keys: &[CounterKey],
+) -> Result<(), postgres::Error> {
     let st = stmts.get(
         client,
         "INSERT INTO usage_counters (tenant, meter, period_ms, units)
@@ -804,11 +895,11 @@ fn create_counters(client: &mut Client, stmts: &mut Statements, keys: &[CounterK
 }
 
 /// A threshold crossed: tenant, meter, threshold, quota, units after, month, when.
-type Crossing = (String, Meter, u8, u64, u64, Period, i64);
+pub(super) type Crossing = (String, Meter, u8, u64, u64, Period, i64);
 
 /// Records threshold crossings (once per tenant, meter, month and threshold) with their
 /// `usage.threshold_reached` messages, in the reservation's transaction.
-fn record_crossings(tx: &mut Transaction<'_>, crossed: Vec<Crossing>) -> Result<(), postgres::Error> {
+pub(super) fn record_crossings(tx: &mut Transaction<'_>, crossed: Vec<Crossing>) -> Result<(), postgres::Error> {
     for (tenant, meter, t, q, used, period, ts) in crossed {
         let new = tx.execute(
             "INSERT INTO usage_thresholds (tenant, meter, period_ms, threshold, ts_ms) VALUES ($1, $2, $3, $4, $5)
@@ -1117,8 +1208,42 @@ impl UsageStore for PgUsage {
         Some(self.writer().ok()?.queue(Booked { r, leased }))
     }
 
+    fn admit(&self, events: &[UsageEvent], quota: &(dyn Fn(Meter) -> Option<u64> + Sync)) -> Option<Admission> {
+        self.drainer.as_ref()?;
+        let reservation = Reservation::new(events, quota);
+        let (leased, asks) = match self.leases.take(&reservation) {
+            Take::Unlimited => (false, Vec::new()),
+            Take::Admitted(asks) => (true, asks),
+            Take::Wait(asks) => {
+                self.ask(asks);
+                return None;
+            }
+        };
+        self.ask(asks);
+        let n = i64::try_from(reservation.events.len()).unwrap_or(i64::MAX);
+        let first = self.inbox_n.fetch_add(n, Ordering::Relaxed);
+        Some(Admission { holder: self.leases.holder.clone(), reservation, leased, first })
+    }
+
+    fn admitted(&self, admission: &Admission) {
+        // Its units are in the inbox now, which grants count from the database.
+        if admission.leased {
+            self.leases.settled([&admission.reservation]);
+        }
+        if let Some(d) = &self.drainer {
+            d.wake();
+        }
+    }
+
+    fn write_inbox(&self, rows: &[InboxRow]) -> StoreResult<()> {
+        let mut stmts = Statements::default();
+        self.with_tx(|tx| pg_inbox::insert_inbox(tx, &mut stmts, rows))
+    }
+
     fn release(&self) -> StoreResult<()> {
         self.leases.close();
+        // This replica's inbox first, while its leases still hold the rows' units.
+        pg_inbox::drain(&mut self.conn(), &mut Statements::default(), Drain::Holder(&self.leases.holder))?;
         // Under the counters' locks, taken in the order every writer and granter takes them,
         // so releasing cannot deadlock with another replica's grant.
         let holder = &self.leases.holder;
@@ -1186,6 +1311,7 @@ impl UsageStore for PgUsage {
         to_ms: i64,
         by_key: bool,
     ) -> StoreResult<UsageRows> {
+        self.drain_all()?;
         // The rollups and the rows not folded into them yet, in one statement (one snapshot).
         let sql = if by_key {
             "SELECT bucket_ms, key_id, meter, SUM(units)::BIGINT FROM (
@@ -1211,6 +1337,7 @@ impl UsageStore for PgUsage {
     }
 
     fn month_totals(&self, tenant: &str, period: Period) -> StoreResult<BTreeMap<Meter, u64>> {
+        self.drain_all()?;
         let rows = self.conn().query(
             "SELECT meter, units FROM usage_counters WHERE tenant = $1 AND period_ms = $2",
             &[&tenant, &period.start_ms()],
@@ -1228,6 +1355,7 @@ impl UsageStore for PgUsage {
     }
 
     fn event_count(&self, tenant: &str) -> StoreResult<u64> {
+        self.drain_all()?;
         let n: i64 = self.conn().query_one("SELECT COUNT(*) FROM usage_events WHERE tenant = $1", &[&tenant])?.get(0);
         Ok(to_u64(n))
     }

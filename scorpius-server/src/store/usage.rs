@@ -97,6 +97,58 @@ impl Reservation {
 /// A monthly counter: (tenant, meter, start of the month).
 pub type CounterKey = (String, Meter, i64);
 
+/// A call admitted by [`UsageStore::admit`]: it runs with nothing written. What it is billed
+/// for ([`Admission::rows`]) is written to the usage *inbox* in the transaction of the
+/// request's audit entry, so it is durable when the response leaves, and applied to the
+/// events, counters and leases later, many calls at a time (`postgres_usage::drain`).
+#[derive(Debug, Clone)]
+pub struct Admission {
+    /// The replica that admitted it (the holder of the leases it drew from).
+    pub holder: String,
+    /// Its reservation: the events and quotas it was admitted with.
+    pub reservation: Reservation,
+    /// Admitted against the holder's leases (its limited units came out of them).
+    pub leased: bool,
+    /// The holder-local number of its first inbox row (one per event).
+    pub first: i64,
+}
+
+impl Admission {
+    /// The inbox rows of the events `bill` keeps (a scan that failed is not billed).
+    pub fn rows(&self, bill: impl Fn(&UsageEvent) -> bool) -> Vec<InboxRow> {
+        let r = &self.reservation;
+        (0..)
+            .zip(&r.events)
+            .filter(|(_, e)| e.units > 0 && bill(e))
+            .map(|(i, e)| {
+                let quota = r.quota(e.meter);
+                InboxRow {
+                    holder: self.holder.clone(),
+                    n: self.first + i,
+                    event: e.clone(),
+                    leased: self.leased && quota.is_some(),
+                    quota,
+                }
+            })
+            .collect()
+    }
+}
+
+/// One row of the usage inbox: an event of an admitted call, not yet applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboxRow {
+    /// The replica that admitted the call.
+    pub holder: String,
+    /// Its number among that replica's rows.
+    pub n: i64,
+    /// The event.
+    pub event: UsageEvent,
+    /// Its units came out of the holder's lease of the counter.
+    pub leased: bool,
+    /// The meter's monthly quota the call was admitted under (`None`: unlimited).
+    pub quota: Option<u64>,
+}
+
 /// What [`UsageStore::record`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecordOutcome {
@@ -255,6 +307,21 @@ pub trait UsageStore: Send + Sync + 'static {
         _quota: &(dyn Fn(Meter) -> Option<u64> + Sync),
     ) -> Option<super::writer::Queued<RecordOutcome>> {
         None
+    }
+    /// Admits a call that cannot be refused (no quota on its meters, or this replica's
+    /// leases hold its units) without writing anything: the caller writes
+    /// [`Admission::rows`] with the request's audit entry (`Store::queue_audit_with`) or
+    /// through [`UsageStore::write_inbox`], then calls [`UsageStore::admitted`]. `None` when
+    /// this backend has no inbox or the call must be checked: use the other paths.
+    fn admit(&self, _events: &[UsageEvent], _quota: &(dyn Fn(Meter) -> Option<u64> + Sync)) -> Option<Admission> {
+        None
+    }
+    /// An admitted call's rows are in the inbox (or were dropped: nothing billed): its units
+    /// are no longer in flight, and the inbox is applied soon.
+    fn admitted(&self, _admission: &Admission) {}
+    /// Writes inbox rows in a transaction of their own (when no audit append carried them).
+    fn write_inbox(&self, _rows: &[InboxRow]) -> StoreResult<()> {
+        Err(StoreError::Db("this metering store has no usage inbox".into()))
     }
     /// Gives back what this replica holds of the quotas (PostgreSQL's leases), when it stops
     /// serving: other replicas may use it at once instead of when it expires. Calls made

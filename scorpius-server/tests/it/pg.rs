@@ -592,3 +592,118 @@ fn leased_calls_count_retries_once_and_record_their_threshold_crossings() {
     seen.sort();
     assert_eq!(seen, [(80, 800), (100, 1000)]);
 }
+
+/// Calls admitted without a write (the usage inbox): a replica that dies after answering
+/// them — its inbox rows written, never applied — loses none of them, and the quota holds
+/// throughout. Replica C admits 20 calls of a quota of 60 through its leases, one of them
+/// twice (a retry), writes their rows and stops without applying them or releasing its
+/// leases. Replica A then takes calls until it is refused: its grants and checks count C's
+/// rows while C's lease holds them and after it has ended, until one replica applies them,
+/// counting the retry once. A serves exactly 40, and counter + live leases + rows outside
+/// them never exceed 60.
+#[test]
+fn inbox_rows_of_a_dead_replica_are_counted_once_within_the_quota() {
+    use scorpius_core::metering::{Meter, Period};
+    use scorpius_server::store::{
+        postgres_usage::PgUsage,
+        usage::{Admission, RecordOutcome, UsageEvent, UsageStore},
+    };
+
+    let db = TestDb::new();
+    let a = PgUsage::open(&db.url()).unwrap();
+    let c = PgUsage::open(&db.url()).unwrap();
+    let now = scorpius_server::store::sqlite::now_ms();
+    let quota = |m: Meter| (m == Meter::ScanDomain).then_some(60u64);
+    let call = |i: usize| -> Vec<UsageEvent> {
+        [Meter::ApiRequests, Meter::ScanDomain]
+            .into_iter()
+            .map(|meter| UsageEvent {
+                tenant: "acme".into(),
+                key_id: "k1".into(),
+                meter,
+                units: 1,
+                ts_ms: now,
+                idem_id: format!("req:{i}:{meter}"),
+            })
+            .collect()
+    };
+    let sql = |q: &'static str| -> i64 {
+        let url = db.url();
+        std::thread::spawn(move || {
+            postgres::Client::connect(&url, postgres::NoTls).unwrap().query_one(q, &[]).unwrap().get::<_, i64>(0)
+        })
+        .join()
+        .unwrap()
+    };
+    // What the quota counts: the counter, every live lease, and inbox rows outside them.
+    let held = || {
+        sql("SELECT ((SELECT COALESCE(SUM(units), 0) FROM usage_counters WHERE meter = 'scan.domain')
+              + (SELECT COALESCE(SUM(units), 0) FROM usage_leases WHERE meter = 'scan.domain'
+                   AND expires_ms > (extract(epoch FROM clock_timestamp()) * 1000)::int8)
+              + (SELECT COALESCE(SUM(units), 0) FROM usage_inbox i WHERE meter = 'scan.domain'
+                   AND NOT (leased AND EXISTS (SELECT 1 FROM usage_leases l
+                       WHERE l.tenant = i.tenant AND l.meter = i.meter AND l.period_ms = i.period_ms
+                         AND l.holder = i.holder
+                         AND l.expires_ms > (extract(epoch FROM clock_timestamp()) * 1000)::int8))))::int8")
+    };
+    // Admitted through a replica's lease (granted in the background: wait up to 3 s).
+    let admit = |s: &PgUsage, events: &[UsageEvent]| -> Option<Admission> {
+        for _ in 0..300 {
+            if let Some(a) = s.admit(events, &quota) {
+                return Some(a);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        None
+    };
+
+    for i in (0..20).chain([0]) {
+        let adm = admit(&c, &call(i)).expect("C holds a lease");
+        assert!(adm.leased);
+        c.write_inbox(&adm.rows(|_| true)).unwrap();
+        assert!(held() <= 60);
+    }
+    assert_eq!(sql("SELECT COUNT(*) FROM usage_inbox"), 42);
+    // C dies: nothing applied, nothing released (its threads idle until the process ends).
+    std::mem::forget(c);
+
+    let (mut served, mut i) = (0, 100);
+    let start = std::time::Instant::now();
+    loop {
+        assert!(start.elapsed() < std::time::Duration::from_secs(30), "A was never refused");
+        let h = held();
+        assert!(h <= 60, "after {served} calls served by A, the quota counts {h} of 60");
+        if let Some(adm) = a.admit(&call(i), &quota) {
+            a.write_inbox(&adm.rows(|_| true)).unwrap();
+            a.admitted(&adm);
+            served += 1;
+        } else {
+            match a.record(&call(i), &quota).unwrap() {
+                RecordOutcome::Recorded { .. } => served += 1,
+                RecordOutcome::Contended { retry_after_ms, .. } => {
+                    std::thread::sleep(std::time::Duration::from_millis(retry_after_ms));
+                    continue;
+                }
+                RecordOutcome::QuotaExceeded { used, .. } => {
+                    assert_eq!(used, 60);
+                    break;
+                }
+            }
+        }
+        i += 1;
+    }
+    assert_eq!(served, 40);
+    let totals = a.month_totals("acme", Period::containing(now)).unwrap();
+    assert_eq!(totals.get(&Meter::ScanDomain), Some(&60));
+    assert_eq!(totals.get(&Meter::ApiRequests), Some(&60));
+    assert_eq!(a.event_count("acme").unwrap(), 120);
+    assert_eq!(sql("SELECT COUNT(*) FROM usage_inbox"), 0);
+    // The folded rollups agree.
+    while a.fold().unwrap() > 0 {}
+    assert_eq!(
+        sql(
+            "SELECT SUM(units)::int8 FROM usage_rollups WHERE tenant = 'acme' AND gran = 'm' AND meter = 'scan.domain'"
+        ),
+        60
+    );
+}
