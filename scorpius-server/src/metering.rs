@@ -51,13 +51,27 @@ use crate::{
     },
 };
 
-/// The usage of a call admitted without a write ([`UsageStore::admit`]), set on its response
-/// by [`around`]: the authentication middleware writes [`DeferredUsage::rows`] with the
-/// request's audit entry (`Store::queue_audit_with`), then calls [`DeferredUsage::settle`].
+/// A call admitted without a write ([`UsageStore::admit`]) until its usage is written or
+/// dropped: then (when this is dropped) its units are no longer in flight
+/// ([`UsageStore::admitted`]). A request cancelled before it is answered (its client went
+/// away) is neither audited nor billed, and its admission still ends.
+struct Admitted {
+    store: Arc<dyn UsageStore>,
+    admission: Admission,
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        self.store.admitted(&self.admission);
+    }
+}
+
+/// The usage of a call admitted without a write, set on its response by [`around`]: the
+/// authentication middleware writes [`DeferredUsage::rows`] with the request's audit entry
+/// (`Store::queue_audit_with`), then calls [`DeferredUsage::settle`].
 #[derive(Clone)]
 pub struct DeferredUsage {
-    store: Arc<dyn UsageStore>,
-    admission: Arc<Admission>,
+    admitted: Arc<Admitted>,
     /// The inbox rows of the events the call is billed for.
     pub rows: Vec<InboxRow>,
 }
@@ -70,20 +84,19 @@ impl std::fmt::Debug for DeferredUsage {
 
 impl DeferredUsage {
     /// After the audit append: writes the rows apart unless they were `carried` (committed
-    /// with the entry), then releases the call's admission. Errors are logged: the call was
+    /// with the entry), then ends the call's admission. Errors are logged: the call was
     /// served.
     pub async fn settle(self, carried: bool) {
-        let DeferredUsage { store, admission, rows } = self;
+        let DeferredUsage { admitted, rows } = self;
         if carried || rows.is_empty() {
             // Nothing to write: no blocking call, no thread hand-off.
-            store.admitted(&admission);
             return;
         }
         tokio::task::spawn_blocking(move || {
-            if let Err(e) = store.write_inbox(&rows) {
+            if let Err(e) = admitted.store.write_inbox(&rows) {
                 tracing::error!(error = %e, "metering: the usage of an answered call could not be recorded");
             }
-            store.admitted(&admission);
+            drop(admitted);
         })
         .await
         .unwrap_or_else(|e| tracing::error!(error = %e, "metering: the usage settle task failed"));
@@ -350,7 +363,7 @@ pub async fn around(state: &AppState, who: &Principal, route: &str, req: Request
         let unlimited = events.iter().all(|e| quota(e.meter).is_none());
         // Where the store has a usage inbox, such a call writes nothing until it is answered.
         if !reads_usage && let Some(a) = m.store.admit(&events, &quota) {
-            admission = Some(a);
+            admission = Some(Admitted { store: Arc::clone(&m.store), admission: a });
         }
         let ahead = match (reads_usage, unlimited) {
             _ if admission.is_some() => None,
@@ -399,8 +412,8 @@ pub async fn around(state: &AppState, who: &Principal, route: &str, req: Request
     // A scan or report that did not happen is not billed (api.requests stays counted).
     let billed = resp.status().is_success() && !resp.headers().contains_key("idempotent-replayed");
     if let Some(a) = admission {
-        let rows = a.rows(|e| billed || e.meter == Meter::ApiRequests);
-        resp.extensions_mut().insert(DeferredUsage { store: Arc::clone(&m.store), admission: Arc::new(a), rows });
+        let rows = a.admission.rows(|e| billed || e.meter == Meter::ApiRequests);
+        resp.extensions_mut().insert(DeferredUsage { admitted: Arc::new(a), rows });
     }
     let refund: Vec<String> =
         if billed { Vec::new() } else { counted.into_iter().filter(|id| !id.ends_with(":api.requests")).collect() };
