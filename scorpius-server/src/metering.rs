@@ -51,18 +51,50 @@ use crate::{
     },
 };
 
-/// A call admitted without a write ([`UsageStore::admit`]) until its usage is written or
-/// dropped: then (when this is dropped) its units are no longer in flight
-/// ([`UsageStore::admitted`]). A request cancelled before it is answered (its client went
-/// away) is neither audited nor billed, and its admission still ends.
+/// A call admitted without a write ([`UsageStore::admit`]), until its usage is written: when
+/// this is dropped, its units are no longer in flight ([`UsageStore::admitted`]). Dropped
+/// before it was answered (the request was cancelled: its client went away, or it timed
+/// out), the call is billed for everything it was admitted for, as a reservation made
+/// before the handler would have been — written apart, outside the leases (counted as used
+/// until applied).
 struct Admitted {
     store: Arc<dyn UsageStore>,
-    admission: Admission,
+    admission: Option<Admission>,
+    /// What to bill when dropped unanswered (emptied once the call is answered).
+    unanswered: Vec<InboxRow>,
+}
+
+impl Admitted {
+    fn new(store: &Arc<dyn UsageStore>, admission: Admission) -> Self {
+        let unanswered = unleased(admission.rows(|_| true));
+        Admitted { store: Arc::clone(store), admission: Some(admission), unanswered }
+    }
+}
+
+/// Rows written apart from their audit entry: outside the leases (a lease may have been
+/// drawn from for them already, or may end before they land).
+fn unleased(rows: Vec<InboxRow>) -> Vec<InboxRow> {
+    rows.into_iter().map(|r| InboxRow { leased: false, ..r }).collect()
 }
 
 impl Drop for Admitted {
     fn drop(&mut self) {
-        self.store.admitted(&self.admission);
+        let Some(admission) = self.admission.take() else { return };
+        let (store, rows) = (Arc::clone(&self.store), std::mem::take(&mut self.unanswered));
+        let writes = !rows.is_empty();
+        let settle = move || {
+            if !rows.is_empty()
+                && let Err(e) = store.write_inbox(&rows)
+            {
+                tracing::error!(error = %e, "metering: the usage of a cancelled call could not be recorded");
+            }
+            store.admitted(&admission);
+        };
+        // A write blocks: not on an async worker.
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) if writes => drop(rt.spawn_blocking(settle)),
+            _ => settle(),
+        }
     }
 }
 
@@ -92,6 +124,9 @@ impl DeferredUsage {
             // Nothing to write: no blocking call, no thread hand-off.
             return;
         }
+        // Outside the leases, and at most once: an append whose commit is unknown may have
+        // written them.
+        let rows = unleased(rows);
         tokio::task::spawn_blocking(move || {
             if let Err(e) = admitted.store.write_inbox(&rows) {
                 tracing::error!(error = %e, "metering: the usage of an answered call could not be recorded");
@@ -362,8 +397,13 @@ pub async fn around(state: &AppState, who: &Principal, route: &str, req: Request
         let reads_usage = route.starts_with("/v1/usage") || route.starts_with("/v1/billing");
         let unlimited = events.iter().all(|e| quota(e.meter).is_none());
         // Where the store has a usage inbox, such a call writes nothing until it is answered.
-        if !reads_usage && let Some(a) = m.store.admit(&events, &quota) {
-            admission = Some(Admitted { store: Arc::clone(&m.store), admission: a });
+        // A call with an Idempotency-Key is not: its retries share its events, and one
+        // reserved by the check must see the others at once.
+        if !reads_usage
+            && idem.is_none()
+            && let Some(a) = m.store.admit(&events, &quota)
+        {
+            admission = Some(Admitted::new(&m.store, a));
         }
         let ahead = match (reads_usage, unlimited) {
             _ if admission.is_some() => None,
@@ -411,9 +451,34 @@ pub async fn around(state: &AppState, who: &Principal, route: &str, req: Request
     events.retain(|e| m.may_have_subscribers(e));
     // A scan or report that did not happen is not billed (api.requests stays counted).
     let billed = resp.status().is_success() && !resp.headers().contains_key("idempotent-replayed");
-    if let Some(a) = admission {
-        let rows = a.admission.rows(|e| billed || e.meter == Meter::ApiRequests);
-        resp.extensions_mut().insert(DeferredUsage { admitted: Arc::new(a), rows });
+    if let Some(mut a) = admission {
+        a.unanswered.clear();
+        let bill = |e: &UsageEvent| billed || e.meter == Meter::ApiRequests;
+        let admission = a.admission.as_ref().unwrap_or_else(|| unreachable!("taken only on drop"));
+        if m.store.still_admitted(admission) {
+            let rows = admission.rows(bill);
+            resp.extensions_mut().insert(DeferredUsage { admitted: Arc::new(a), rows });
+        } else {
+            // Answered so late that its leases could end before its usage lands: reserved
+            // with the exact check instead (and answered 500 if that refuses it: it ran).
+            let events: Vec<UsageEvent> = admission.reservation.events.iter().filter(|e| bill(e)).cloned().collect();
+            let quota = {
+                let r = admission.reservation.clone();
+                move |meter| r.quota(meter)
+            };
+            drop(a);
+            match reserve(&m, events, quota).await {
+                Ok(RecordOutcome::Recorded { .. }) => {}
+                Ok(RecordOutcome::QuotaExceeded { meter, .. } | RecordOutcome::Contended { meter, .. }) => {
+                    tracing::error!(
+                        meter = meter.as_str(),
+                        "metering: a call admitted on a lease that ended was refused"
+                    );
+                    return ApiError::internal("metering: the reservation was refused").into_response();
+                }
+                Err(e) => return ApiError::internal(format!("metering: {e}")).into_response(),
+            }
+        }
     }
     let refund: Vec<String> =
         if billed { Vec::new() } else { counted.into_iter().filter(|id| !id.ends_with(":api.requests")).collect() };

@@ -118,7 +118,7 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         Err((err, key_id)) => {
             let actor = key_id.unwrap_or_else(|| "anonymous".to_owned());
             let mut resp = err.into_response();
-            record(&state, &actor, &method, &path, &request_id, &mut resp).await;
+            record(&state, &actor, &method, &path, &request_id, Call::of(&mut resp)).await;
             return resp;
         }
     };
@@ -155,7 +155,19 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
             r
         }
     };
-    record(&state, &principal.actor(), &method, &path, &request_id, &mut resp).await;
+    let call = Call::of(&mut resp);
+    if call.usage.is_some() {
+        // The entry carries the call's usage: it is written (and the call's admission ends)
+        // even when this request is cancelled meanwhile.
+        let (state, actor) = (state.clone(), principal.actor());
+        let (method, path, request_id) = (method.clone(), path.clone(), request_id.clone());
+        let recorded = tokio::spawn(async move { record(&state, &actor, &method, &path, &request_id, call).await });
+        if let Err(e) = recorded.await {
+            tracing::error!(error = %e, "the audit record task failed");
+        }
+    } else {
+        record(&state, &principal.actor(), &method, &path, &request_id, call).await;
+    }
     state.hooks.request(&RequestRecord {
         principal: &principal,
         method: method.as_str(),
@@ -304,11 +316,26 @@ fn fit(s: &str) -> String {
     format!("{}…", &s[..end])
 }
 
-async fn record(state: &AppState, actor: &str, method: &Method, path: &str, request_id: &str, resp: &mut Response) {
-    // What the handler wants the entry to say, and the usage to write with it.
-    let note = resp.extensions_mut().remove::<AuditNote>();
-    let usage = resp.extensions_mut().remove::<crate::metering::DeferredUsage>();
-    let status = resp.status();
+/// What the audit entry of an answered call records, taken from its response: the status,
+/// what the handler wants the entry to say, and the usage to write with it.
+struct Call {
+    status: StatusCode,
+    note: Option<AuditNote>,
+    usage: Option<crate::metering::DeferredUsage>,
+}
+
+impl Call {
+    fn of(resp: &mut Response) -> Self {
+        Call {
+            status: resp.status(),
+            note: resp.extensions_mut().remove::<AuditNote>(),
+            usage: resp.extensions_mut().remove::<crate::metering::DeferredUsage>(),
+        }
+    }
+}
+
+async fn record(state: &AppState, actor: &str, method: &Method, path: &str, request_id: &str, call: Call) {
+    let Call { status, note, usage } = call;
     let (action, resource, extra) = match note {
         Some(n) => (n.action, n.resource, n.details),
         None => (format!("http.{}", method.as_str().to_ascii_lowercase()), path.to_owned(), json!({})),

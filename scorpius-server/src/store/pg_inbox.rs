@@ -77,7 +77,7 @@ pub fn insert_sql(first: usize) -> String {
     let columns: Vec<String> = (first..).zip(types).map(|(i, t)| format!("${i}::{t}[]")).collect();
     format!(
         "INSERT INTO usage_inbox (holder, n, tenant, key_id, meter, units, ts_ms, idem_id, period_ms, leased, quota)
-         SELECT * FROM UNNEST({})",
+         SELECT * FROM UNNEST({}) ON CONFLICT (holder, n) DO NOTHING",
         columns.join(", ")
     )
 }

@@ -192,6 +192,15 @@ impl Leases {
         }
     }
 
+    /// Whether the leases `r` was admitted against are still this replica's to use: live, by
+    /// the database's clock, for at least [`MARGIN`] more. A call answered while they are has
+    /// its usage written (with its audit entry) before they end, inside them.
+    pub fn covers(&self, r: &Reservation) -> bool {
+        let now = Instant::now();
+        let local = lock(&self.local);
+        r.needs().keys().all(|k| local.get(k).is_some_and(|l| now < l.until))
+    }
+
     /// Fills in what a grant must keep of the lease row for this replica, just before it runs.
     pub fn outstanding(&self, grant: &mut Grant) {
         if let Some(l) = lock(&self.local).get(&grant.key) {
@@ -338,6 +347,16 @@ pub fn grant_batch(
             "DELETE FROM usage_leases l USING UNNEST($1::text[], $2::text[], $3::int8[]) AS u(t, m, p)
              WHERE l.tenant = u.t AND l.meter = u.m AND l.period_ms = u.p AND l.expires_ms <= {DB_NOW_MS}"
         ),
+    )?;
+    tx.execute(&st, &params)?;
+    // Inbox rows of the leases just ended stay outside every lease until applied (the
+    // holder's next lease did not count them; it must not be drawn from for them).
+    let st = stmts.get(
+        tx,
+        "UPDATE usage_inbox i SET leased = false FROM UNNEST($1::text[], $2::text[], $3::int8[]) AS u(t, m, p)
+         WHERE i.tenant = u.t AND i.meter = u.m AND i.period_ms = u.p AND i.leased
+           AND NOT EXISTS (SELECT 1 FROM usage_leases l WHERE l.tenant = i.tenant AND l.meter = i.meter
+                           AND l.period_ms = i.period_ms AND l.holder = i.holder)",
     )?;
     tx.execute(&st, &params)?;
     let st = stmts.get(

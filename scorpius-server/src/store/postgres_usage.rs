@@ -1235,6 +1235,10 @@ impl UsageStore for PgUsage {
         }
     }
 
+    fn still_admitted(&self, admission: &Admission) -> bool {
+        !admission.leased || self.leases.covers(&admission.reservation)
+    }
+
     fn write_inbox(&self, rows: &[InboxRow]) -> StoreResult<()> {
         let mut stmts = Statements::default();
         self.with_tx(|tx| pg_inbox::insert_inbox(tx, &mut stmts, rows))
@@ -1242,8 +1246,18 @@ impl UsageStore for PgUsage {
 
     fn release(&self) -> StoreResult<()> {
         self.leases.close();
-        // This replica's inbox first, while its leases still hold the rows' units.
-        pg_inbox::drain(&mut self.conn(), &mut Statements::default(), Drain::Holder(&self.leases.holder))?;
+        // This replica's inbox first, while its leases still hold the rows' units (no longer
+        // than a lease lives; rows left are applied by any replica, counted meanwhile).
+        {
+            let mut conn = self.conn();
+            let drained = conn.batch_execute(&format!("SET lock_timeout = {}", pg_leases::TTL_MS)).and_then(|()| {
+                pg_inbox::drain(&mut conn, &mut Statements::default(), Drain::Holder(&self.leases.holder))
+            });
+            if let Err(e) = drained {
+                tracing::warn!(error = %e, "metering: this replica's usage inbox was left to the others");
+            }
+            conn.batch_execute("RESET lock_timeout")?;
+        }
         // Under the counters' locks, taken in the order every writer and granter takes them,
         // so releasing cannot deadlock with another replica's grant.
         let holder = &self.leases.holder;

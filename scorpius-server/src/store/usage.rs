@@ -319,6 +319,12 @@ pub trait UsageStore: Send + Sync + 'static {
     /// An admitted call's rows are in the inbox (or were dropped: nothing billed): its units
     /// are no longer in flight, and the inbox is applied soon.
     fn admitted(&self, _admission: &Admission) {}
+    /// Whether a call admitted against leases may still have its usage written as admitted
+    /// (its leases live long enough for the write to land inside them); when not, it is
+    /// reserved with the exact check instead.
+    fn still_admitted(&self, _admission: &Admission) -> bool {
+        true
+    }
     /// Writes inbox rows in a transaction of their own (when no audit append carried them).
     fn write_inbox(&self, _rows: &[InboxRow]) -> StoreResult<()> {
         Err(StoreError::Db("this metering store has no usage inbox".into()))
