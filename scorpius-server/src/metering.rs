@@ -9,9 +9,13 @@
 //! A call that cannot be refused — none of its meters has a quota in the tenant's plan, or the
 //! store knows it fits ([`crate::store::usage::UsageStore::reserve_ahead`]: SQLite keeps upper
 //! bounds of the counters in memory, a PostgreSQL replica leases units of the quota) — runs
-//! while its reservation commits; the response waits for the commit. Only a call near a quota
-//! (or before its replica holds a lease) waits for the verdict before its handler, and a call
-//! that reads usage (`/v1/usage*`, `/v1/billing/*`) waits so that it counts itself.
+//! while its reservation commits; the response waits for the commit. Where the store has a
+//! usage inbox (PostgreSQL, [`UsageStore::admit`]) such a call without an `Idempotency-Key`
+//! writes nothing until it is answered: the events it is billed for then ride its audit
+//! entry's transaction ([`DeferredUsage`]), and there is nothing to take back. Only a call
+//! near a quota (or before its replica holds a lease) waits for the verdict before its
+//! handler, and a call that reads usage (`/v1/usage*`, `/v1/billing/*`) waits so that it
+//! counts itself.
 //!
 //! Plans come from configuration (`[metering]`); the clock can be shifted for tests
 //! ([`Metering::set_clock_offset_ms`]).
@@ -46,7 +50,7 @@ use crate::{
     auth::Principal,
     error::ApiError,
     store::{
-        usage::{Admission, InboxRow, RecordOutcome, UsageEvent, UsageStore},
+        usage::{Admission, Carried, InboxRow, RecordOutcome, UsageEvent, UsageStore},
         writer::settled,
     },
 };
@@ -60,14 +64,13 @@ use crate::{
 struct Admitted {
     store: Arc<dyn UsageStore>,
     admission: Option<Admission>,
-    /// What to bill when dropped unanswered (emptied once the call is answered).
-    unanswered: Vec<InboxRow>,
+    /// The call was answered (else it is billed when dropped).
+    answered: bool,
 }
 
 impl Admitted {
     fn new(store: &Arc<dyn UsageStore>, admission: Admission) -> Self {
-        let unanswered = unleased(admission.rows(|_| true));
-        Admitted { store: Arc::clone(store), admission: Some(admission), unanswered }
+        Admitted { store: Arc::clone(store), admission: Some(admission), answered: false }
     }
 }
 
@@ -80,8 +83,8 @@ fn unleased(rows: Vec<InboxRow>) -> Vec<InboxRow> {
 impl Drop for Admitted {
     fn drop(&mut self) {
         let Some(admission) = self.admission.take() else { return };
-        let (store, rows) = (Arc::clone(&self.store), std::mem::take(&mut self.unanswered));
-        let writes = !rows.is_empty();
+        let rows = if self.answered { Vec::new() } else { unleased(admission.rows(|_| true)) };
+        let (store, writes) = (Arc::clone(&self.store), !rows.is_empty());
         let settle = move || {
             if !rows.is_empty()
                 && let Err(e) = store.write_inbox(&rows)
@@ -105,7 +108,7 @@ impl Drop for Admitted {
 pub struct DeferredUsage {
     admitted: Arc<Admitted>,
     /// The inbox rows of the events the call is billed for.
-    pub rows: Vec<InboxRow>,
+    rows: Arc<[InboxRow]>,
 }
 
 impl std::fmt::Debug for DeferredUsage {
@@ -115,6 +118,12 @@ impl std::fmt::Debug for DeferredUsage {
 }
 
 impl DeferredUsage {
+    /// The rows, for the audit append, which keeps the call's admission until its outcome is
+    /// known: a request cancelled meanwhile cannot end it before the rows commit.
+    pub fn carried(&self) -> Carried {
+        Carried { rows: Arc::clone(&self.rows), hold: Box::new(Arc::clone(&self.admitted)) }
+    }
+
     /// After the audit append: writes the rows apart unless they were `carried` (committed
     /// with the entry), then ends the call's admission. Errors are logged: the call was
     /// served.
@@ -126,7 +135,7 @@ impl DeferredUsage {
         }
         // Outside the leases, and at most once: an append whose commit is unknown may have
         // written them.
-        let rows = unleased(rows);
+        let rows = unleased(rows.to_vec());
         tokio::task::spawn_blocking(move || {
             if let Err(e) = admitted.store.write_inbox(&rows) {
                 tracing::error!(error = %e, "metering: the usage of an answered call could not be recorded");
@@ -452,11 +461,11 @@ pub async fn around(state: &AppState, who: &Principal, route: &str, req: Request
     // A scan or report that did not happen is not billed (api.requests stays counted).
     let billed = resp.status().is_success() && !resp.headers().contains_key("idempotent-replayed");
     if let Some(mut a) = admission {
-        a.unanswered.clear();
+        a.answered = true;
         let bill = |e: &UsageEvent| billed || e.meter == Meter::ApiRequests;
         let admission = a.admission.as_ref().unwrap_or_else(|| unreachable!("taken only on drop"));
         if m.store.still_admitted(admission) {
-            let rows = admission.rows(bill);
+            let rows = admission.rows(bill).into();
             resp.extensions_mut().insert(DeferredUsage { admitted: Arc::new(a), rows });
         } else {
             // Answered so late that its leases could end before its usage lands: reserved

@@ -155,19 +155,7 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
             r
         }
     };
-    let call = Call::of(&mut resp);
-    if call.usage.is_some() {
-        // The entry carries the call's usage: it is written (and the call's admission ends)
-        // even when this request is cancelled meanwhile.
-        let (state, actor) = (state.clone(), principal.actor());
-        let (method, path, request_id) = (method.clone(), path.clone(), request_id.clone());
-        let recorded = tokio::spawn(async move { record(&state, &actor, &method, &path, &request_id, call).await });
-        if let Err(e) = recorded.await {
-            tracing::error!(error = %e, "the audit record task failed");
-        }
-    } else {
-        record(&state, &principal.actor(), &method, &path, &request_id, call).await;
-    }
+    record(&state, &principal.actor(), &method, &path, &request_id, Call::of(&mut resp)).await;
     state.hooks.request(&RequestRecord {
         principal: &principal,
         method: method.as_str(),
@@ -349,7 +337,7 @@ async fn record(state: &AppState, actor: &str, method: &Method, path: &str, requ
     // The usage of a call admitted without a write rides the entry's transaction.
     let mut carried = false;
     let queued = match &usage {
-        Some(u) => state.store.queue_audit_with(event, u.rows.clone()).map_err(|(event, _)| event),
+        Some(u) => state.store.queue_audit_with(event, u.carried()).map_err(|(event, _)| event),
         None => state.store.queue_audit(event),
     };
     let result = match queued {

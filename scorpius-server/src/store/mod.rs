@@ -73,7 +73,7 @@ impl From<::postgres::Error> for StoreError {
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// What [`Store::queue_audit_with`] returns: the queued append, or the event and rows back.
-pub type QueuedAudit = Result<writer::Queued<u64>, (Box<Event>, Vec<usage::InboxRow>)>;
+pub type QueuedAudit = Result<writer::Queued<u64>, (Box<Event>, usage::Carried)>;
 
 /// An API key as stored: only the SHA-256 of the secret.
 #[derive(Clone, PartialEq, Eq)]
@@ -268,7 +268,7 @@ pub trait Store: Send + Sync + 'static {
     /// [`Store::queue_audit`] with usage inbox rows written in the same transaction (so they
     /// are durable exactly when the entry is); both back when this backend cannot (the rows
     /// are then written through `UsageStore::write_inbox`).
-    fn queue_audit_with(&self, event: Event, usage: Vec<usage::InboxRow>) -> QueuedAudit {
+    fn queue_audit_with(&self, event: Event, usage: usage::Carried) -> QueuedAudit {
         Err((Box::new(event), usage))
     }
     /// Audit entries, oldest first.

@@ -4,19 +4,24 @@
 //! A replica (a *holder*) takes a lease of units from a monthly counter: a row of
 //! `usage_leases`, written while the counter row is locked, under the invariant
 //!
-//! > counter units + the units of every live lease ≤ quota.
+//! > counter units + the units of every live lease + usage inbox rows outside every live
+//! > lease ≤ quota.
 //!
-//! It then admits calls against its lease in memory ([`Leases::take`]) and lets them run while
-//! their reservations commit; the metering writer moves their units from the lease row to the
-//! counter (`postgres_usage::reserve_batch`), which keeps the invariant. A call admitted this
+//! It then admits calls against its lease in memory ([`Leases::take`]); their usage is
+//! written to the usage inbox once they are answered (`pg_inbox`), or, for a call with an
+//! `Idempotency-Key`, reserved while it runs. The inbox drain, or the metering writer
+//! (`postgres_usage::reserve_batch`), moves their units from the lease row to the counter,
+//! which keeps the invariant. A call admitted this
 //! way is therefore never refused by the database: the quota is never exceeded, with any
 //! number of replicas.
 //!
 //! - A lease is *live* until its `expires_ms`, by the database's clock, [`TTL_MS`] after its
 //!   last grant. A replica stops using it [`MARGIN`] earlier by its own monotonic clock,
-//!   counted from before it asked, so a call it admits is written while the lease is live. A
-//!   replica that dies leaves units that count for at most [`TTL_MS`]; a replica that stops
-//!   releases its leases.
+//!   counted from before it asked, so a call it admits is written while the lease is live (a
+//!   call answered past that point is reserved with the exact check instead:
+//!   [`Leases::covers`]). A replica that dies leaves lease units that count for at most
+//!   [`TTL_MS`], and inbox rows that count as used until another replica applies them; a
+//!   replica that stops applies its rows and releases its leases.
 //! - A grant tops the lease up to at most [`MAX_UNITS`] and at most `1/SHARE` of what nobody
 //!   holds, and none is given below [`MIN_UNITS`]: leases shrink as the quota nears and stop
 //!   before it, so the last units are reserved one call at a time.
@@ -92,8 +97,9 @@ struct Local {
     until: Instant,
     /// Units of the last grant's target (a grant is asked again below half of it).
     target: u64,
-    /// Units admitted whose reservations are not written yet (drawn from the lease row by
-    /// the writer): the lease row holds `units + in_flight` when nothing leaked.
+    /// Units admitted whose usage is not written yet (neither in the inbox nor reserved):
+    /// the lease row holds `units + in_flight` plus this replica's inbox rows not yet
+    /// applied, when nothing leaked.
     in_flight: u64,
     /// A grant is queued.
     asking: bool,
@@ -179,8 +185,8 @@ impl Leases {
         if fits { Take::Admitted(asks) } else { Take::Wait(asks) }
     }
 
-    /// Reservations admitted by [`Leases::take`] were written (or failed): their units are no
-    /// longer in flight.
+    /// Calls admitted by [`Leases::take`] were written (reserved, or in the inbox) or failed:
+    /// their units are no longer in flight.
     pub fn settled<'a>(&self, done: impl IntoIterator<Item = &'a Reservation>) {
         let mut local = lock(&self.local);
         for r in done {

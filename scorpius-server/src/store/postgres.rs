@@ -29,15 +29,15 @@ use super::{
     AuditFilter, IdempotentResponse, KeyRecord, QueuedAudit, RateState, ScanFilter, ScanRow, Store, StoreError,
     StoreResult, level_rank,
     sqlite::now_ms,
-    usage::InboxRow,
+    usage::Carried,
     writer::{Queued, Writer, ready},
 };
 
 /// One append queued to the audit writer: the entry, and the usage inbox rows of its request
-/// (written in the same transaction).
+/// (written in the same transaction; what they hold is dropped after the outcome).
 struct AuditJob {
     event: Event,
-    usage: Vec<InboxRow>,
+    usage: Option<Carried>,
 }
 
 /// Advisory lock key for migrations (distinct from the audit log's append lock).
@@ -274,9 +274,11 @@ impl PgStore {
         let inbox_sql = super::pg_inbox::insert_sql(2);
         let writer = Writer::start("audit-writer", 256, move |jobs: &[AuditJob]| {
             let events: Vec<Event> = jobs.iter().map(|j| j.event.clone()).collect();
-            let usage = super::pg_inbox::InboxColumns::new(jobs.iter().flat_map(|j| &j.usage));
+            let usage = super::pg_inbox::InboxColumns::new(
+                jobs.iter().flat_map(|j| j.usage.iter().flat_map(|u| u.rows.iter())),
+            );
             let params = usage.params();
-            let with_usage = jobs.iter().any(|j| !j.usage.is_empty());
+            let with_usage = jobs.iter().any(|j| j.usage.as_ref().is_some_and(|u| !u.rows.is_empty()));
             let also = with_usage.then_some(Also { sql: &inbox_sql, params: &params });
             let appended = appender.append_with(&events, also);
             match appended {
@@ -494,7 +496,7 @@ impl Store for PgStore {
             .into_iter()
             .map(|e| {
                 check_events(std::slice::from_ref(&e)).map_err(StoreError::Audit)?;
-                self.writer.run(AuditJob { event: e, usage: Vec::new() })
+                self.writer.run(AuditJob { event: e, usage: None })
             })
             .collect()
     }
@@ -504,15 +506,15 @@ impl Store for PgStore {
         if let Err(e) = check_events(std::slice::from_ref(&event)) {
             return Ok(ready(Err(StoreError::Audit(e))));
         }
-        Ok(self.writer.queue(AuditJob { event, usage: Vec::new() }))
+        Ok(self.writer.queue(AuditJob { event, usage: None }))
     }
 
-    fn queue_audit_with(&self, event: Event, usage: Vec<InboxRow>) -> QueuedAudit {
+    fn queue_audit_with(&self, event: Event, usage: Carried) -> QueuedAudit {
         // Refused alone, and with its rows back (the caller writes them apart).
         if check_events(std::slice::from_ref(&event)).is_err() {
             return Err((Box::new(event), usage));
         }
-        Ok(self.writer.queue(AuditJob { event, usage }))
+        Ok(self.writer.queue(AuditJob { event, usage: Some(usage) }))
     }
 
     fn audit_entries(&self, f: &AuditFilter) -> StoreResult<Vec<Entry>> {

@@ -17,7 +17,8 @@
 //! - Quotas are checked against the monthly counter row (PostgreSQL locks the row, so
 //!   replicas serialise per tenant and meter); when any meter of a call would go over its
 //!   quota, nothing of the call is recorded. On PostgreSQL, units leased to replicas count as
-//!   used until they are used or expire (`pg_leases`).
+//!   used until they are used or expire (`pg_leases`), and so do usage inbox rows outside
+//!   every live lease until they are applied (`pg_inbox`).
 //! - Counter rows are always locked in (tenant, meter, month) order, so concurrent calls
 //!   cannot deadlock; pending rows are only appended, and only the folder writes rollups.
 //! - A threshold crossing is recorded once per tenant, meter, month and threshold, with its
@@ -100,7 +101,7 @@ pub type CounterKey = (String, Meter, i64);
 /// A call admitted by [`UsageStore::admit`]: it runs with nothing written. What it is billed
 /// for ([`Admission::rows`]) is written to the usage *inbox* in the transaction of the
 /// request's audit entry, so it is durable when the response leaves, and applied to the
-/// events, counters and leases later, many calls at a time (`postgres_usage::drain`).
+/// events, counters and leases later, many calls at a time (`pg_inbox::drain`).
 #[derive(Debug, Clone)]
 pub struct Admission {
     /// The replica that admitted it (the holder of the leases it drew from).
@@ -131,6 +132,22 @@ impl Admission {
                 }
             })
             .collect()
+    }
+}
+
+/// Inbox rows handed to an audit append (`Store::queue_audit_with`), and what it keeps until
+/// the append's outcome is known (dropped then, on the writer's thread: the call's admission,
+/// which must not end before its rows commit).
+pub struct Carried {
+    /// The rows.
+    pub rows: std::sync::Arc<[InboxRow]>,
+    /// Kept until the append committed or failed.
+    pub hold: Box<dyn Send>,
+}
+
+impl std::fmt::Debug for Carried {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Carried").field("rows", &self.rows.len()).finish_non_exhaustive()
     }
 }
 
@@ -340,7 +357,8 @@ pub trait UsageStore: Send + Sync + 'static {
     /// removed.
     fn unrecord(&self, tenant: &str, idem_ids: &[String]) -> StoreResult<usize>;
     /// Usage of the tenant with `from_ms ≤ bucket < to_ms`: the rollups plus the pending
-    /// rows not yet folded into them, read in one snapshot (so always exact).
+    /// rows not yet folded into them, read in one snapshot (so always exact; on PostgreSQL
+    /// after applying the usage inbox, so every call answered before counts).
     fn usage(
         &self,
         tenant: &str,

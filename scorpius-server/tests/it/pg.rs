@@ -707,3 +707,74 @@ fn inbox_rows_of_a_dead_replica_are_counted_once_within_the_quota() {
         60
     );
 }
+
+/// An inbox row that lands after its lease ended in the database stays outside every lease:
+/// the grant that deletes the ended lease marks it so, and the drain then adds it to the
+/// counter without drawing it from the holder's next lease (which never counted it).
+#[test]
+fn an_inbox_row_of_an_ended_lease_is_not_drawn_from_the_next_one() {
+    use scorpius_core::metering::{Meter, Period};
+    use scorpius_server::store::{
+        postgres_usage::PgUsage,
+        usage::{Admission, UsageEvent, UsageStore},
+    };
+
+    let db = TestDb::new();
+    let a = PgUsage::open(&db.url()).unwrap();
+    let now = scorpius_server::store::sqlite::now_ms();
+    let quota = |m: Meter| (m == Meter::ScanDomain).then_some(1000u64);
+    let call = |i: usize| -> Vec<UsageEvent> {
+        vec![UsageEvent {
+            tenant: "acme".into(),
+            key_id: "k1".into(),
+            meter: Meter::ScanDomain,
+            units: 1,
+            ts_ms: now,
+            idem_id: format!("req:{i}"),
+        }]
+    };
+    let sql = |q: &'static str| -> Vec<postgres::Row> {
+        let url = db.url();
+        std::thread::spawn(move || postgres::Client::connect(&url, postgres::NoTls).unwrap().query(q, &[]).unwrap())
+            .join()
+            .unwrap()
+    };
+    let admit = |events: &[UsageEvent]| -> Admission {
+        for _ in 0..300 {
+            if let Some(adm) = a.admit(events, &quota) {
+                return adm;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!("no lease was granted");
+    };
+    let live = "SELECT units FROM usage_leases WHERE expires_ms > (extract(epoch FROM clock_timestamp()) * 1000)::int8";
+
+    let first = admit(&call(0));
+    assert!(first.leased);
+    // The lease ends in the database; the call's row lands after that, not yet applied.
+    sql("UPDATE usage_leases SET expires_ms = 0");
+    a.write_inbox(&first.rows(|_| true)).unwrap();
+    // Half the lease's life later the replica asks for another (a call admitted meanwhile,
+    // never written, is the reason to ask).
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    let _second = admit(&call(1));
+    let mut granted = Vec::new();
+    for _ in 0..300 {
+        granted = sql(live);
+        if !granted.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(granted.len(), 1, "a new lease was granted");
+    let leased: Vec<bool> = sql("SELECT leased FROM usage_inbox").iter().map(|r| r.get(0)).collect();
+    assert_eq!(leased, [false], "the row of the ended lease is outside the new one");
+    let before: i64 = granted[0].get(0);
+    // Applied: counted once, and the new lease keeps every unit it was granted.
+    let totals = a.month_totals("acme", Period::containing(now)).unwrap();
+    assert_eq!(totals.get(&Meter::ScanDomain), Some(&1));
+    let after: Vec<i64> = sql(live).iter().map(|r| r.get(0)).collect();
+    assert_eq!(after, [before]);
+    a.admitted(&first);
+}
