@@ -21,7 +21,7 @@
 //! into the counter. So `counter + live leases + rows outside them ≤ quota` holds throughout,
 //! and a drain never refuses a row: it only moves units from one term to another.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 
 use postgres::{Client, Transaction, types::ToSql};
 use scorpius_core::{
@@ -31,7 +31,7 @@ use scorpius_core::{
 
 use super::{
     pg_leases::{self, DB_NOW_MS, KeyColumns},
-    postgres_usage::{Crossing, EventColumns, PendingColumns, create_counters, record_crossings, retryable},
+    postgres_usage::{Crossing, PendingColumns, create_counters, insert_events, record_crossings, retryable},
     usage::{CounterKey, InboxRow, UsageEvent, crossings, pending_rows},
 };
 
@@ -308,18 +308,7 @@ fn apply(tx: &mut Transaction<'_>, stmts: &mut Statements, which: Drain<'_>) -> 
     for t in &taken {
         firsts.entry((&t.event.tenant, &t.event.idem_id)).or_insert(&t.event);
     }
-    let c = EventColumns::new(firsts.values().copied());
-    let st = stmts.get(
-        tx,
-        "INSERT INTO usage_events (tenant, idem_id, key_id, meter, units, ts_ms)
-         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::int8[])
-         ON CONFLICT (tenant, idem_id) DO NOTHING RETURNING tenant, idem_id",
-    )?;
-    let mut new: HashSet<(String, String)> = tx
-        .query(&st, &[&c.tenants, &c.idem_ids, &c.key_ids, &c.meters, &c.units, &c.ts_ms])?
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
+    let mut new = insert_events(tx, stmts, firsts.values().copied())?;
     // The first row of each new event counts it.
     let counted: Vec<&Taken> =
         taken.iter().filter(|t| new.remove(&(t.event.tenant.clone(), t.event.idem_id.clone()))).collect();

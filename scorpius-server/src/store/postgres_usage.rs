@@ -384,6 +384,22 @@ impl PgUsage {
         self.writer.as_ref().ok_or_else(|| StoreError::Db("the metering writer stopped".into()))
     }
 
+    /// Admits `r` against this replica's leases ([`Leases::take`]), asking for the grants it
+    /// calls for: whether it was admitted against leases (`false`: it has no quota), `None`
+    /// when it must wait for the exact check.
+    fn take(&self, r: &Reservation) -> Option<bool> {
+        let (leased, asks) = match self.leases.take(r) {
+            Take::Unlimited => (false, Vec::new()),
+            Take::Admitted(asks) => (true, asks),
+            Take::Wait(asks) => {
+                self.ask(asks);
+                return None;
+            }
+        };
+        self.ask(asks);
+        Some(leased)
+    }
+
     /// Queues grants of leases (answered to [`Leases::granted`], not to the caller); never
     /// blocks: a grant the full queue refuses is answered as failed.
     fn ask(&self, grants: Vec<Grant>) {
@@ -583,17 +599,17 @@ fn reserve_with_retry(session: &mut Session, holder: &str, jobs: &[Booked]) -> V
 /// Events as the column arrays of `UNNEST($1::text[], $2::text[], $3::text[], $4::text[],
 /// $5::int8[], $6::int8[])`: tenant, idempotency id, key, meter, units, time.
 #[derive(Debug, Default)]
-pub(super) struct EventColumns<'a> {
-    pub(super) tenants: Vec<&'a str>,
-    pub(super) idem_ids: Vec<&'a str>,
-    pub(super) key_ids: Vec<&'a str>,
-    pub(super) meters: Vec<&'static str>,
-    pub(super) units: Vec<i64>,
-    pub(super) ts_ms: Vec<i64>,
+struct EventColumns<'a> {
+    tenants: Vec<&'a str>,
+    idem_ids: Vec<&'a str>,
+    key_ids: Vec<&'a str>,
+    meters: Vec<&'static str>,
+    units: Vec<i64>,
+    ts_ms: Vec<i64>,
 }
 
 impl<'a> EventColumns<'a> {
-    pub(super) fn new(events: impl IntoIterator<Item = &'a UsageEvent>) -> Self {
+    fn new(events: impl IntoIterator<Item = &'a UsageEvent>) -> Self {
         let mut c = EventColumns::default();
         for e in events {
             c.tenants.push(&e.tenant);
@@ -605,6 +621,24 @@ impl<'a> EventColumns<'a> {
         }
         c
     }
+}
+
+/// Inserts events (in the order given: the order every writer locks them in), skipping those
+/// already stored; returns the (tenant, idempotency id) of those inserted.
+pub(super) fn insert_events<'a>(
+    tx: &mut Transaction<'_>,
+    stmts: &mut Statements,
+    events: impl IntoIterator<Item = &'a UsageEvent>,
+) -> Result<std::collections::HashSet<(String, String)>, postgres::Error> {
+    let c = EventColumns::new(events);
+    let st = stmts.get(
+        tx,
+        "INSERT INTO usage_events (tenant, idem_id, key_id, meter, units, ts_ms)
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::int8[])
+         ON CONFLICT (tenant, idem_id) DO NOTHING RETURNING tenant, idem_id",
+    )?;
+    let inserted = tx.query(&st, &[&c.tenants, &c.idem_ids, &c.key_ids, &c.meters, &c.units, &c.ts_ms])?;
+    Ok(inserted.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
 /// Pending rows as the column arrays of `UNNEST($1::text[], $2::text[], $3::text[],
@@ -662,16 +696,7 @@ fn reserve_batch(
     // Events, in (tenant, idempotency id) order so concurrent batches lock them alike.
     let mut all: Vec<&UsageEvent> = jobs.iter().flat_map(|j| j.r.events.iter()).filter(|e| e.units > 0).collect();
     all.sort_by(|a, b| (&a.tenant, &a.idem_id).cmp(&(&b.tenant, &b.idem_id)));
-    let c = EventColumns::new(all.iter().copied());
-    let st = stmts.get(
-        tx,
-        "INSERT INTO usage_events (tenant, idem_id, key_id, meter, units, ts_ms)
-         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::int8[])
-         ON CONFLICT (tenant, idem_id) DO NOTHING RETURNING tenant, idem_id",
-    )?;
-    let inserted = tx.query(&st, &[&c.tenants, &c.idem_ids, &c.key_ids, &c.meters, &c.units, &c.ts_ms])?;
-    let new: std::collections::HashSet<(String, String)> =
-        inserted.iter().map(|r| (r.get::<_, String>(0), r.get::<_, String>(1))).collect();
+    let new = insert_events(tx, stmts, all.iter().copied())?;
     let is_new = |e: &UsageEvent| new.contains(&(e.tenant.clone(), e.idem_id.clone()));
 
     // The counters the new events touch, locked in order. Those missing (a new tenant, meter
@@ -1196,30 +1221,14 @@ impl UsageStore for PgUsage {
         quota: &(dyn Fn(Meter) -> Option<u64> + Sync),
     ) -> Option<Queued<RecordOutcome>> {
         let r = Reservation::new(events, quota);
-        let (leased, asks) = match self.leases.take(&r) {
-            Take::Unlimited => (false, Vec::new()),
-            Take::Admitted(asks) => (true, asks),
-            Take::Wait(asks) => {
-                self.ask(asks);
-                return None;
-            }
-        };
-        self.ask(asks);
+        let leased = self.take(&r)?;
         Some(self.writer().ok()?.queue(Booked { r, leased }))
     }
 
     fn admit(&self, events: &[UsageEvent], quota: &(dyn Fn(Meter) -> Option<u64> + Sync)) -> Option<Admission> {
         self.drainer.as_ref()?;
         let reservation = Reservation::new(events, quota);
-        let (leased, asks) = match self.leases.take(&reservation) {
-            Take::Unlimited => (false, Vec::new()),
-            Take::Admitted(asks) => (true, asks),
-            Take::Wait(asks) => {
-                self.ask(asks);
-                return None;
-            }
-        };
-        self.ask(asks);
+        let leased = self.take(&reservation)?;
         let n = i64::try_from(reservation.events.len()).unwrap_or(i64::MAX);
         let first = self.inbox_n.fetch_add(n, Ordering::Relaxed);
         Some(Admission { holder: self.leases.holder.clone(), reservation, leased, first })

@@ -224,8 +224,16 @@ async fn server_errors_are_retried_and_redelivery_resends_the_same_message() {
     let (id, _) = subscribe(&s, &admin, &format!("http://{addr}/hook"), &["key.created"]).await;
     s.post("/v1/keys", &admin, &json!({ "role": "viewer" })).await;
     assert!(wait_until(10, || types(&inbox).len() == 1).await);
-    let log = s.get(&format!("/v1/webhooks/{id}/deliveries"), &admin).await.json();
-    let d = &log["deliveries"][0];
+    // The receiver has it; the worker records the attempt just after.
+    let mut d = serde_json::Value::Null;
+    for _ in 0..50 {
+        d = s.get(&format!("/v1/webhooks/{id}/deliveries"), &admin).await.json()["deliveries"][0].clone();
+        if d["state"] == "delivered" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let d = &d;
     assert_eq!(d["state"], "delivered", "{d}");
     let statuses: Vec<u64> = d["log"].as_array().unwrap().iter().map(|a| a["status"].as_u64().unwrap()).collect();
     assert_eq!(statuses, vec![500, 500, 200]);
