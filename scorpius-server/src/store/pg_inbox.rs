@@ -19,7 +19,9 @@
 //! [`inbox_units`]); once that lease has ended, or for a row admitted without one, its units
 //! count as used beside the counter (grants and checks add them), until the drain moves them
 //! into the counter. So `counter + live leases + rows outside them ≤ quota` holds throughout,
-//! and a drain never refuses a row: it only moves units from one term to another.
+//! and a drain never refuses a row: it only moves units from one term to another. (Its known
+//! exceptions — a grant the database lost in a crash, replicas of a version from before the
+//! inbox — are in `docs/metering.md`.)
 
 use std::collections::{BTreeMap, BTreeSet};
 
