@@ -80,16 +80,34 @@ fn unleased(rows: Vec<InboxRow>) -> Vec<InboxRow> {
     rows.into_iter().map(|r| InboxRow { leased: false, ..r }).collect()
 }
 
+/// Writes an admitted call's usage apart from its audit entry (blocking): into the inbox,
+/// outside the leases, while its leases still cover it; once they may have ended, reserved
+/// with the exact check instead, so it cannot land outside the quota (a refusal is logged:
+/// the call ran).
+fn bill_apart(store: &dyn UsageStore, admission: &Admission, rows: &[InboxRow]) {
+    let written = if store.still_admitted(admission) {
+        store.write_inbox(&unleased(rows.to_vec()))
+    } else {
+        let events: Vec<UsageEvent> = rows.iter().map(|r| r.event.clone()).collect();
+        store.record(&events, &|meter| admission.reservation.quota(meter)).map(|outcome| {
+            if !matches!(outcome, RecordOutcome::Recorded { .. }) {
+                tracing::error!(?outcome, "metering: the usage of a call whose lease ended was refused");
+            }
+        })
+    };
+    if let Err(e) = written {
+        tracing::error!(error = %e, "metering: the usage of a call could not be recorded");
+    }
+}
+
 impl Drop for Admitted {
     fn drop(&mut self) {
         let Some(admission) = self.admission.take() else { return };
-        let rows = if self.answered { Vec::new() } else { unleased(admission.rows(|_| true)) };
+        let rows = if self.answered { Vec::new() } else { admission.rows(|_| true) };
         let (store, writes) = (Arc::clone(&self.store), !rows.is_empty());
         let settle = move || {
-            if !rows.is_empty()
-                && let Err(e) = store.write_inbox(&rows)
-            {
-                tracing::error!(error = %e, "metering: the usage of a cancelled call could not be recorded");
+            if !rows.is_empty() {
+                bill_apart(&*store, &admission, &rows);
             }
             store.admitted(&admission);
         };
@@ -133,12 +151,11 @@ impl DeferredUsage {
             // Nothing to write: no blocking call, no thread hand-off.
             return;
         }
-        // Outside the leases, and at most once: an append whose commit is unknown may have
-        // written them.
-        let rows = unleased(rows.to_vec());
+        // Outside the leases (an append whose commit is unknown may have written them; an
+        // insert skips a row already there), or checked once the leases may have ended.
         tokio::task::spawn_blocking(move || {
-            if let Err(e) = admitted.store.write_inbox(&rows) {
-                tracing::error!(error = %e, "metering: the usage of an answered call could not be recorded");
+            if let Some(admission) = &admitted.admission {
+                bill_apart(&*admitted.store, admission, &rows);
             }
             drop(admitted);
         })
@@ -460,6 +477,25 @@ pub async fn around(state: &AppState, who: &Principal, route: &str, req: Request
     events.retain(|e| m.may_have_subscribers(e));
     // A scan or report that did not happen is not billed (api.requests stays counted).
     let billed = resp.status().is_success() && !resp.headers().contains_key("idempotent-replayed");
+    let refund: Vec<String> =
+        if billed { Vec::new() } else { counted.into_iter().filter(|id| !id.ends_with(":api.requests")).collect() };
+    if !refund.is_empty() || !events.is_empty() {
+        let tenant = who.tenant.clone();
+        let m2 = Arc::clone(&m);
+        let done = tokio::task::spawn_blocking(move || {
+            if !refund.is_empty()
+                && let Err(e) = m2.store.unrecord(&tenant, &refund)
+            {
+                tracing::error!(error = %e, "metering: could not take back the units of a failed call");
+            }
+            m2.write_events(&events);
+        })
+        .await;
+        if let Err(e) = done {
+            tracing::error!(error = %e, "metering: the settle task failed");
+        }
+    }
+    // Last, after every await of this call: cancelled before here, it is billed on drop.
     if let Some(mut a) = admission {
         a.answered = true;
         let bill = |e: &UsageEvent| billed || e.meter == Meter::ApiRequests;
@@ -487,24 +523,6 @@ pub async fn around(state: &AppState, who: &Principal, route: &str, req: Request
                 }
                 Err(e) => return ApiError::internal(format!("metering: {e}")).into_response(),
             }
-        }
-    }
-    let refund: Vec<String> =
-        if billed { Vec::new() } else { counted.into_iter().filter(|id| !id.ends_with(":api.requests")).collect() };
-    if !refund.is_empty() || !events.is_empty() {
-        let tenant = who.tenant.clone();
-        let m2 = Arc::clone(&m);
-        let done = tokio::task::spawn_blocking(move || {
-            if !refund.is_empty()
-                && let Err(e) = m2.store.unrecord(&tenant, &refund)
-            {
-                tracing::error!(error = %e, "metering: could not take back the units of a failed call");
-            }
-            m2.write_events(&events);
-        })
-        .await;
-        if let Err(e) = done {
-            tracing::error!(error = %e, "metering: the settle task failed");
         }
     }
     resp
